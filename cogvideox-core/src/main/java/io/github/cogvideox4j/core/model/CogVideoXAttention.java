@@ -1,0 +1,103 @@
+package io.github.cogvideox4j.core.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Diffusers {@code Attention} with {@code CogVideoXAttnProcessor2_0} ({@code attn1} of every block): joint
+ * self-attention over {@code [text; video]} tokens, per-head q/k LayerNorm (eps 1e-6), RoPE on the video tokens
+ * of q and k only (interleaved (real, imag) pairs), scaled dot-product attention with scale
+ * {@code 1/sqrt(head_dim)}, output projection {@code to_out.0}.
+ *
+ * <p>Shapes: video {@code [B, N, D]}, text {@code [B, L, D]}, RoPE cos/sin {@code [N, head_dim]} (or
+ * {@code null}) → attended video {@code [B, N, D]} and text {@code [B, L, D]} in the video input's manager.
+ * Thread safety: immutable.
+ */
+public final class CogVideoXAttention {
+    private final int heads;
+    private final Linear toQ;
+    private final Linear toK;
+    private final Linear toV;
+    private final Linear toOut;
+    private final LayerNorm normQ;
+    private final LayerNorm normK;
+    private final Kernels kernels;
+
+    CogVideoXAttention(int heads, Linear toQ, Linear toK, Linear toV, Linear toOut, LayerNorm normQ,
+            LayerNorm normK, Kernels kernels) {
+        this.heads = heads;
+        this.toQ = toQ;
+        this.toK = toK;
+        this.toV = toV;
+        this.toOut = toOut;
+        this.normQ = normQ;
+        this.normK = normK;
+        this.kernels = kernels;
+    }
+
+    /**
+     * @param xHat normalized video tokens {@code [B, N, D]}
+     * @param cHat normalized text tokens {@code [B, L, D]}
+     * @param cos RoPE cosines {@code [N, head_dim]} or {@code null}
+     * @param sin RoPE sines {@code [N, head_dim]} or {@code null}
+     * @return {@code [video [B, N, D], text [B, L, D]]}
+     */
+    public NDList forward(NDArray xHat, NDArray cHat, NDArray cos, NDArray sin) {
+        long b = xHat.getShape().get(0);
+        long textLen = cHat.getShape().get(1);
+        // 1. Joint sequence, text first
+        NDArray h = cHat.concat(xHat, 1);                                         // [B, S, D]
+        long s = h.getShape().get(1);
+        long d = h.getShape().get(2);
+        long hd = d / heads;
+        // 2. Projections, split into heads
+        Shape split = new Shape(b, s, heads, hd);
+        NDArray q = toQ.forward(h).reshape(split).transpose(0, 2, 1, 3);        // [B, H, S, hd]
+        NDArray k = toK.forward(h).reshape(split).transpose(0, 2, 1, 3);        // [B, H, S, hd]
+        NDArray v = toV.forward(h).reshape(split).transpose(0, 2, 1, 3);        // [B, H, S, hd]
+        // 3. Per-head q/k LayerNorm over head_dim
+        q = normQ.forward(q);
+        k = normK.forward(k);
+        // 4. RoPE on the video tokens of q and k
+        if (cos != null) {
+            q = rotateVideoTokens(q, textLen, cos, sin);
+            k = rotateVideoTokens(k, textLen, cos, sin);
+        }
+        // 5. Scaled dot-product attention
+        NDArray o = kernels.attention(q, k, v);                                  // [B, H, S, hd]
+        // 6. Merge heads, output projection
+        o = o.transpose(0, 2, 1, 3).reshape(b, s, d);                            // [B, S, D]
+        o = toOut.forward(o);
+        // 7. Split back: text first
+        NDList parts = o.split(new long[] {textLen}, 1);
+        return new NDList(parts.get(1), parts.get(0));
+    }
+
+    /** Applies RoPE to tokens {@code textLen..S} of x {@code [B, H, S, hd]}. */
+    static NDArray rotateVideoTokens(NDArray x, long textLen, NDArray cos, NDArray sin) {
+        NDList parts = x.split(new long[] {textLen}, 2);
+        NDArray text = parts.get(0);                                             // [B, H, L, hd]
+        NDArray video = parts.get(1);                                            // [B, H, N, hd]
+        return text.concat(applyRotaryEmbedding(video, cos, sin), 2);
+    }
+
+    /**
+     * Diffusers {@code apply_rotary_emb} with {@code use_real_unbind_dim = -1}: pairs (x[2i], x[2i+1]) are
+     * (real, imag); {@code out = x·cos + (-x_imag, x_real)·sin}.
+     *
+     * @param x {@code [B, H, N, hd]} (FLOAT32)
+     * @param cos {@code [N, hd]}
+     * @param sin {@code [N, hd]}
+     * @return the rotated {@code [B, H, N, hd]} in x's manager
+     */
+    public static NDArray applyRotaryEmbedding(NDArray x, NDArray cos, NDArray sin) {
+        Shape shape = x.getShape();
+        long hd = shape.get(3);
+        NDList pairs = x.reshape(shape.get(0), shape.get(1), shape.get(2), hd / 2, 2).split(2, 4);
+        NDArray real = pairs.get(0);                                             // [B, H, N, hd/2, 1]
+        NDArray imag = pairs.get(1);
+        NDArray rotated = imag.neg().concat(real, 4).reshape(shape);             // [B, H, N, hd]
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+}

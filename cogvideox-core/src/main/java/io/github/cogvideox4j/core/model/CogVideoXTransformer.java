@@ -1,0 +1,596 @@
+package io.github.cogvideox4j.core.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.github.cogvideox4j.core.CogVideoXException;
+import io.github.cogvideox4j.core.config.CogVideoXConfig;
+import io.github.cogvideox4j.core.embed.RopeGrid;
+import io.github.cogvideox4j.core.embed.RotaryPositionalEmbedding3d;
+import io.github.cogvideox4j.core.embed.SinCosPositionalEmbedding3d;
+import io.github.cogvideox4j.core.embed.Timesteps;
+import io.github.cogvideox4j.core.io.SafetensorsFiles;
+import io.github.cogvideox4j.core.io.TensorSource;
+import io.github.cogvideox4j.core.kernel.DTypeGuard;
+import io.github.cogvideox4j.core.kernel.KernelPack;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The CogVideoX transformer (Diffusers {@code CogVideoXTransformer3DModel}) for all five releases: CogVideoX-2b,
+ * 5b, 5b-I2V, 1.5-5B and 1.5-5B-I2V. Computes what the reference computes: time (and OFS) embedding, patch
+ * embedding with the sincos or learned positional table where the release has one, the transformer blocks with
+ * 3D RoPE on video tokens, the final norms and projection, and unpatchify. The output is the v-prediction
+ * {@code [B, F, C_out, H, W]}.
+ *
+ * <pre>{@code
+ * try (NDManager manager = NDManager.newBaseManager();
+ *      CogVideoXTransformer model = CogVideoXTransformer.load(modelDir, manager)) {
+ *     NDArray sample = model.forward(TransformerInput.of(latents, promptEmbeds, timesteps));
+ * }
+ * }</pre>
+ *
+ * <p><b>RoPE.</b> Unless the input carries an explicit table, the model builds the table the Diffusers pipelines
+ * build: the 1.0 crop-region (linspace) grid against the base grid {@code sample_height/p x sample_width/p}, or the
+ * 1.5 slice grid with the real latent size and {@code ceil(F/p_t)} temporal positions. Tables are cached per grid.
+ *
+ * <p><b>Ownership.</b> The parameters live in a sub-manager of the manager given at load, closed by
+ * {@link #close()}. Everything {@code forward} returns, and its temporaries, belong to the manager of the input's
+ * {@code hiddenStates}; temporaries are freed before {@code forward} returns. Parameters require gradients by
+ * default (as {@code nn.Parameter} does), so under a DJL {@code GradientCollector} gradients flow to every
+ * parameter and to the inputs that require them; freeze with {@link #setRequiresGradient(boolean)}.
+ *
+ * <p><b>Thread safety.</b> Not thread-safe: confine an instance to one thread.
+ */
+public final class CogVideoXTransformer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(CogVideoXTransformer.class);
+    private static final String WEIGHTS_BASE_NAME = "diffusion_pytorch_model";
+
+    private final CogVideoXConfig config;
+    private final NDManager manager;
+    private final DataType dtype;
+    private final Map<String, NDArray> parameters;
+    private final Map<String, NDArray> buffers;
+    private final Kernels kernels;
+
+    private final CogVideoXPatchEmbed patchEmbed;
+    private final NDArray learnedPositions;
+    private final TimestepEmbedding timeEmbedding;
+    private final TimestepEmbedding ofsEmbedding;
+    private final List<CogVideoXBlock> transformerBlocks;
+    private final LayerNorm normFinal;
+    private final AdaLayerNorm normOut;
+    private final Linear projOut;
+
+    private final Map<RopeGrid, RotaryPositionalEmbedding3d.RopeTables> ropeCache = new HashMap<>();
+    private final Map<List<Integer>, float[]> sincosCache = new HashMap<>();
+    private boolean warnedLearnedFallback;
+
+    private CogVideoXTransformer(CogVideoXConfig config, NDManager manager, DataType dtype,
+            Map<String, NDArray> state) {
+        this.config = config;
+        this.manager = manager;
+        this.dtype = dtype;
+        ParameterLayout layout = ParameterLayout.of(config);
+        Map<String, NDArray> params = new LinkedHashMap<>();
+        Map<String, NDArray> bufs = new LinkedHashMap<>();
+        for (String name : layout.shapes().keySet()) {
+            (layout.buffers().contains(name) ? bufs : params).put(name, state.get(name));
+        }
+        this.parameters = Collections.unmodifiableMap(params);
+        this.buffers = Collections.unmodifiableMap(bufs);
+        this.kernels = new Kernels(KernelPack.load());
+
+        double eps = config.normEps();
+        this.patchEmbed = new CogVideoXPatchEmbed(config.patchSize(), config.patchSizeT(),
+                state.get("patch_embed.proj.weight"), state.get("patch_embed.proj.bias"),
+                linear(state, "patch_embed.text_proj"));
+        this.learnedPositions = state.get("patch_embed.pos_embedding");
+        this.timeEmbedding = new TimestepEmbedding(linear(state, "time_embedding.linear_1"),
+                linear(state, "time_embedding.linear_2"));
+        this.ofsEmbedding = config.ofsEmbedDim() == null ? null
+                : new TimestepEmbedding(linear(state, "ofs_embedding.linear_1"), linear(state, "ofs_embedding.linear_2"));
+        List<CogVideoXBlock> blocks = new ArrayList<>();
+        for (int i = 0; i < config.numLayers(); i++) {
+            String b = "transformer_blocks." + i;
+            blocks.add(new CogVideoXBlock(b,
+                    new CogVideoXLayerNormZero(linear(state, b + ".norm1.linear"), norm(state, b + ".norm1.norm", eps)),
+                    new CogVideoXAttention(config.numAttentionHeads(), linear(state, b + ".attn1.to_q"),
+                            linear(state, b + ".attn1.to_k"), linear(state, b + ".attn1.to_v"),
+                            linear(state, b + ".attn1.to_out.0"), norm(state, b + ".attn1.norm_q", 1e-6),
+                            norm(state, b + ".attn1.norm_k", 1e-6), kernels),
+                    new CogVideoXLayerNormZero(linear(state, b + ".norm2.linear"), norm(state, b + ".norm2.norm", eps)),
+                    new FeedForward(linear(state, b + ".ff.net.0.proj"), linear(state, b + ".ff.net.2"), kernels)));
+        }
+        this.transformerBlocks = List.copyOf(blocks);
+        this.normFinal = norm(state, "norm_final", eps);
+        this.normOut = new AdaLayerNorm(linear(state, "norm_out.linear"), norm(state, "norm_out.norm", eps));
+        this.projOut = linear(state, "proj_out");
+        setRequiresGradient(true);
+    }
+
+    private static Linear linear(Map<String, NDArray> state, String name) {
+        return new Linear(name, state.get(name + ".weight"), state.get(name + ".bias"));
+    }
+
+    private LayerNorm norm(Map<String, NDArray> state, String name, double eps) {
+        NDArray w = state.get(name + ".weight");
+        NDArray b = state.get(name + ".bias");
+        if (w == null) {
+            // norm_elementwise_affine = false: constant ones/zeros (not parameters)
+            long dim = name.contains("norm_q") || name.contains("norm_k") ? config.attentionHeadDim() : config.innerDim();
+            w = manager.ones(new Shape(dim), dtype);
+            b = manager.zeros(new Shape(dim), dtype);
+        }
+        return new LayerNorm(name, w, b, eps);
+    }
+
+    // ------------------------------------------------------------------------------------------------ loading
+
+    /**
+     * Loads a Diffusers transformer folder in FLOAT32. See {@link #load(Path, NDManager, DataType)}.
+     *
+     * @param dir a {@code transformer/} folder or a pipeline root holding one
+     * @param manager the parent of the model's own manager
+     * @return the model; close it to free its weights
+     * @throws IOException if a file cannot be read
+     */
+    public static CogVideoXTransformer load(Path dir, NDManager manager) throws IOException {
+        return load(dir, manager, DataType.FLOAT32);
+    }
+
+    /**
+     * Loads a Diffusers transformer folder: {@code config.json} and {@code diffusion_pytorch_model.safetensors} (or
+     * its shards with {@code diffusion_pytorch_model.safetensors.index.json}), either in {@code dir} itself or in
+     * {@code dir/transformer} (a pipeline root). Every tensor name and shape is checked against the config before
+     * any weight is read; missing, unexpected and mismatched tensors are reported together in one
+     * {@link WeightLoadException}. Stored BF16/F16/F32 weights are converted to {@code dtype}.
+     *
+     * @param dir a {@code transformer/} folder or a pipeline root holding one
+     * @param manager the parent of the model's own manager
+     * @param dtype FLOAT32 (default) or FLOAT16; BFLOAT16 is refused (DJL's native layer aborts the JVM on it)
+     * @return the model; close it to free its weights
+     * @throws IOException if a file cannot be read
+     * @throws WeightLoadException if the weights do not match the config
+     * @throws io.github.cogvideox4j.core.config.ConfigException if the config is invalid
+     */
+    public static CogVideoXTransformer load(Path dir, NDManager manager, DataType dtype) throws IOException {
+        DataType storage = requireStorageType(dtype);
+        Path folder = resolveFolder(dir);
+        CogVideoXConfig config = CogVideoXConfig.read(folder.resolve("config.json"));
+        try (TensorSource weights = SafetensorsFiles.openModelWeights(folder, WEIGHTS_BASE_NAME)) {
+            return create(config, weights, folder.toString(), manager, storage);
+        }
+    }
+
+    /**
+     * Builds a model from a config and an open tensor source (a safetensors file or sharded folder), with the same
+     * checks as {@link #load(Path, NDManager, DataType)}.
+     *
+     * @param config the model config
+     * @param weights the tensors, named as the Diffusers state dict
+     * @param manager the parent of the model's own manager
+     * @param dtype FLOAT32 or FLOAT16
+     * @return the model
+     */
+    public static CogVideoXTransformer fromWeights(CogVideoXConfig config, TensorSource weights, NDManager manager,
+            DataType dtype) {
+        return create(config, weights, "the given tensors", manager, requireStorageType(dtype));
+    }
+
+    private static CogVideoXTransformer create(CogVideoXConfig config, TensorSource weights, String source,
+            NDManager parent, DataType dtype) {
+        ParameterLayout layout = ParameterLayout.of(config);
+        List<String> missing = new ArrayList<>();
+        List<String> mismatched = new ArrayList<>();
+        for (Map.Entry<String, Shape> e : layout.shapes().entrySet()) {
+            if (!weights.names().contains(e.getKey())) {
+                missing.add(e.getKey());
+            } else {
+                Shape actual = weights.info(e.getKey()).djlShape();
+                if (!actual.equals(e.getValue())) {
+                    mismatched.add(e.getKey() + ": expected " + e.getValue() + ", got " + actual);
+                }
+            }
+        }
+        List<String> unexpected = new ArrayList<>();
+        for (String name : weights.names()) {
+            if (!layout.shapes().containsKey(name)) {
+                unexpected.add(name);
+            }
+        }
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !mismatched.isEmpty()) {
+            throw new WeightLoadException(source + " (" + config.variant() + ")", missing, unexpected, mismatched);
+        }
+        NDManager own = parent.newSubManager();
+        try {
+            Map<String, NDArray> state = new LinkedHashMap<>();
+            for (String name : layout.shapes().keySet()) {
+                NDArray a = weights.read(name, own, dtype);
+                a.setName(name);
+                state.put(name, a);
+            }
+            LOG.debug("loaded {} ({} tensors) from {}", config.variant(), state.size(), source);
+            return new CogVideoXTransformer(config, own, dtype, state);
+        } catch (RuntimeException e) {
+            own.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A model with random weights of the config's shapes (normal(0, 0.02) for projections, ones/zeros for norms),
+     * for demos, benchmarks and shape tests. Deterministic for a seed.
+     *
+     * @param config the model config
+     * @param manager the parent of the model's own manager
+     * @param seed the random seed
+     * @return the model
+     */
+    public static CogVideoXTransformer random(CogVideoXConfig config, NDManager manager, long seed) {
+        ParameterLayout layout = ParameterLayout.of(config);
+        SplittableRandom random = new SplittableRandom(seed);
+        NDManager own = manager.newSubManager();
+        try {
+            Map<String, NDArray> state = new LinkedHashMap<>();
+            for (Map.Entry<String, Shape> e : layout.shapes().entrySet()) {
+                String name = e.getKey();
+                Shape shape = e.getValue();
+                float[] values = new float[Math.toIntExact(shape.size())];
+                boolean isNorm = name.contains("norm") && !name.contains(".linear.");
+                if (isNorm && name.endsWith(".weight")) {
+                    java.util.Arrays.fill(values, 1f);
+                } else if (!isNorm) {
+                    for (int i = 0; i < values.length; i++) {
+                        values[i] = (float) (0.02 * random.nextGaussian());
+                    }
+                }
+                NDArray a = own.create(values, shape);
+                a.setName(name);
+                state.put(name, a);
+            }
+            return new CogVideoXTransformer(config, own, DataType.FLOAT32, state);
+        } catch (RuntimeException e) {
+            own.close();
+            throw e;
+        }
+    }
+
+    private static DataType requireStorageType(DataType dtype) {
+        DTypeGuard.requireSupported(dtype, "weight dtype");
+        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
+            throw new CogVideoXException("weights can be held as FLOAT32 or FLOAT16, not " + dtype
+                    + " (BF16 storage of frozen weights comes with the training kernel-pack path)");
+        }
+        return dtype;
+    }
+
+    private static Path resolveFolder(Path dir) throws IOException {
+        if (Files.isRegularFile(dir.resolve("config.json"))) {
+            return dir;
+        }
+        if (Files.isRegularFile(dir.resolve("transformer").resolve("config.json"))) {
+            return dir.resolve("transformer");
+        }
+        throw new java.io.FileNotFoundException(dir + ": neither " + dir.resolve("config.json") + " nor "
+                + dir.resolve("transformer/config.json") + " exists (expected a Diffusers transformer folder or a "
+                + "pipeline root)");
+    }
+
+    // ------------------------------------------------------------------------------------------------ accessors
+
+    /** @return the config this model was built from */
+    public CogVideoXConfig config() {
+        return config;
+    }
+
+    /** @return the dtype the weights are held in */
+    public DataType dataType() {
+        return dtype;
+    }
+
+    /**
+     * @return every parameter ({@code nn.Parameter} in Diffusers), ordered as the Diffusers state dict, under the
+     *     Diffusers keys; the arrays belong to the model (do not close them)
+     */
+    public Map<String, NDArray> namedParameters() {
+        return parameters;
+    }
+
+    /** @return persistent buffers (the learned positional table of 5b-I2V), owned by the model */
+    public Map<String, NDArray> namedBuffers() {
+        return buffers;
+    }
+
+    /** @return the transformer blocks, in order */
+    public List<CogVideoXBlock> transformerBlocks() {
+        return transformerBlocks;
+    }
+
+    /**
+     * Turns gradient recording on or off for every parameter (buffers never record).
+     *
+     * @param requiresGradient whether backward should compute parameter gradients
+     */
+    public void setRequiresGradient(boolean requiresGradient) {
+        for (NDArray p : parameters.values()) {
+            p.setRequiresGradient(requiresGradient);
+        }
+    }
+
+    /**
+     * Chooses the attention and GELU implementation; {@link KernelMode#FUSED} by default.
+     *
+     * @param mode the implementation
+     */
+    public void setKernelMode(KernelMode mode) {
+        kernels.setMode(mode);
+    }
+
+    /** @return the current kernel implementation */
+    public KernelMode kernelMode() {
+        return kernels.mode();
+    }
+
+    // ------------------------------------------------------------------------------------------------ forward
+
+    /**
+     * Runs the transformer. See {@link #forward(TransformerInput, ForwardProbe)}.
+     *
+     * @param in the inputs
+     * @return the v-prediction {@code [B, F, C_out, H, W]} in the manager of {@code in.hiddenStates()}
+     */
+    public NDArray forward(TransformerInput in) {
+        return forward(in, ForwardProbe.NONE);
+    }
+
+    /**
+     * Runs the transformer and shows named intermediates to a probe.
+     *
+     * @param in the inputs (validated first: shapes, dtypes, OFS, frame count, text length, table sizes)
+     * @param probe receives the intermediates named as the Diffusers modules
+     * @return the v-prediction {@code [B, F, C_out, H, W]} in the manager of {@code in.hiddenStates()}
+     * @throws CogVideoXException for an input the model cannot take (the message says which and why)
+     */
+    public NDArray forward(TransformerInput in, ForwardProbe probe) {
+        Shape shape = validate(in);
+        long b = shape.get(0), f = shape.get(1), h = shape.get(3), w = shape.get(4);
+        NDManager owner = in.hiddenStates().getManager();
+        NDList firstOperands = distinct(in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs());
+        return Scope.run(owner, firstOperands, scope -> {
+            NDArray x = castToModel(in.hiddenStates());
+            NDArray text = castToModel(in.encoderHiddenStates());
+            // 1. Time embedding (and OFS for 1.5-I2V)
+            NDArray tProj = Timesteps.sinusoid(in.timestep(), config.innerDim(), config.flipSinToCos(),
+                    config.freqShift());                                                   // [B, D]
+            probe.accept("time_proj", tProj);
+            NDArray emb = timeEmbedding.forward(castToModel(tProj));                       // [B, T]
+            probe.accept("time_embedding", emb);
+            if (ofsEmbedding != null) {
+                NDArray ofsProj = Timesteps.sinusoid(in.ofs(), config.ofsEmbedDim(), config.flipSinToCos(),
+                        config.freqShift());                                               // [1 or B, T]
+                probe.accept("ofs_proj", ofsProj);
+                NDArray ofsEmb = ofsEmbedding.forward(castToModel(ofsProj));
+                probe.accept("ofs_embedding", ofsEmb);
+                emb = emb.add(ofsEmb);                                                     // [B, T]
+            }
+            probe.accept("emb", emb);
+            // 2. Patch embedding: [text; video] tokens, plus the positional table where the release has one
+            NDArray tokens = patchEmbed.forward(text, x);                                  // [B, L + N, D]
+            NDArray table = positionalTable(in, scope, f, h, w);
+            if (table != null) {
+                tokens = tokens.add(table);                                                // [B, L + N, D]
+            }
+            probe.accept("patch_embed", tokens);
+            long textLen = text.getShape().get(1);
+            NDList split = tokens.split(new long[] {textLen}, 1);
+            NDArray c = split.get(0);                                                      // [B, L, D]
+            NDArray v = split.get(1);                                                      // [B, N, D]
+            // 3. RoPE table for the video tokens
+            NDList rope = rotaryTable(in, scope, f, h, w);
+            NDArray cos = rope == null ? null : rope.get(0);                               // [N, hd]
+            NDArray sin = rope == null ? null : rope.get(1);
+            // 4. Transformer blocks, each in its own scope so its intermediates are freed at once
+            for (CogVideoXBlock block : transformerBlocks) {
+                final NDArray vIn = v;
+                final NDArray cIn = c;
+                final NDArray embIn = emb;
+                NDList out = Scope.run(scope, distinct(vIn, cIn, embIn),
+                        s -> block.forward(vIn, cIn, embIn, cos, sin, probe));
+                v = out.get(0);
+                c = out.get(1);
+                probe.accept(block.name() + ".hidden_states", v);
+                probe.accept(block.name() + ".encoder_hidden_states", c);
+            }
+            // 5. Output head on the video tokens: norm_final, norm_out (AdaLN), proj_out
+            v = normFinal.forward(v);                                                      // [B, N, D]
+            probe.accept("norm_final", v);
+            v = normOut.forward(v, emb);                                                   // [B, N, D]
+            probe.accept("norm_out", v);
+            v = projOut.forward(v);                                                        // [B, N, p*p*pt*C]
+            probe.accept("proj_out", v);
+            // 6. Unpatchify
+            return new NDList(unpatchify(v, b, f, h, w));                                  // [B, F, C_out, H, W]
+        }).singletonOrThrow();
+    }
+
+    private NDArray unpatchify(NDArray v, long b, long f, long h, long w) {
+        long p = config.patchSize();
+        long c = config.outChannels();
+        if (config.patchSizeT() == null) {
+            // 1.0: patch vectors ordered (c, ph, pw)
+            return v.reshape(new Shape(b, f, h / p, w / p, c, p, p))
+                    .transpose(0, 1, 4, 2, 5, 3, 6)                        // [B, F, C, H', p, W', p]
+                    .reshape(b, f, c, h, w);
+        }
+        // 1.5: patch vectors ordered (c, pt, ph, pw); frame = pt * t' + t
+        long pt = config.patchSizeT();
+        return v.reshape(new Shape(b, f / pt, h / p, w / p, c, pt, p, p))
+                .transpose(0, 1, 5, 4, 2, 6, 3, 7)                         // [B, F', pt, C, H', p, W', p]
+                .reshape(b, f, c, h, w);
+    }
+
+    private NDArray castToModel(NDArray a) {
+        return a.getDataType() == dtype ? a : a.toType(dtype, false);
+    }
+
+    /** The additive positional table [1, L + N, D] (text rows zero) or null for rotary-only releases. */
+    private NDArray positionalTable(TransformerInput in, NDManager scope, long f, long h, long w) {
+        if (!config.usesPositionalTable()) {
+            return null;
+        }
+        boolean sampleSize = h == config.sampleHeight() && w == config.sampleWidth();
+        long pixelFrames = (f - 1) * config.temporalCompressionRatio() + 1;
+        if (config.useLearnedPositionalEmbeddings()) {
+            if (sampleSize && pixelFrames == config.sampleFrames()) {
+                return learnedPositions;
+            }
+            if (sampleSize && !warnedLearnedFallback) {
+                // the reference silently substitutes the sincos table here
+                LOG.warn("{}: {} latent frames differ from the learned table's {} ({} pixel frames); using the 3D "
+                        + "sincos table instead, as the reference does", config.variant(), f,
+                        config.sampleLatentFrames(), config.sampleFrames());
+                warnedLearnedFallback = true;
+            }
+        }
+        int gh = (int) (h / config.patchSize());
+        int gw = (int) (w / config.patchSize());
+        int frames = (int) f;
+        float[] video = sincosCache.computeIfAbsent(List.of(frames, gh, gw),
+                k -> SinCosPositionalEmbedding3d.compute(config.innerDim(), gh, gw, frames,
+                        config.spatialInterpolationScale(), config.temporalInterpolationScale()));
+        int d = config.innerDim();
+        int textLen = config.maxTextSeqLength();
+        float[] joint = new float[(textLen + video.length / d) * d];
+        System.arraycopy(video, 0, joint, textLen * d, video.length);
+        return scope.create(joint, new Shape(1, textLen + video.length / d, d)).toType(dtype, false);
+    }
+
+    /** The RoPE (cos, sin) tables [N, hd] or null for the 2b release. */
+    private NDList rotaryTable(TransformerInput in, NDManager scope, long f, long h, long w) {
+        if (!config.useRotaryPositionalEmbeddings()) {
+            return null;
+        }
+        if (in.rotaryCos() != null) {
+            return new NDList(in.rotaryCos(), in.rotarySin());
+        }
+        RopeGrid grid = RopeGrid.forPipeline(config, (int) f, (int) h, (int) w);
+        return ropeCache.computeIfAbsent(grid, g -> RotaryPositionalEmbedding3d.compute(g, config.attentionHeadDim()))
+                .toNDList(scope);
+    }
+
+    private Shape validate(TransformerInput in) {
+        String v = config.variant().displayName();
+        DTypeGuard.requireSupported(in.hiddenStates(), "hiddenStates");
+        DTypeGuard.requireSupported(in.encoderHiddenStates(), "encoderHiddenStates");
+        DTypeGuard.requireSupported(in.timestep(), "timestep");
+        Shape s = in.hiddenStates().getShape();
+        if (s.dimension() != 5) {
+            throw new CogVideoXException("hiddenStates must be [B, F, C, H, W], got " + s);
+        }
+        long b = s.get(0), f = s.get(1), c = s.get(2), h = s.get(3), w = s.get(4);
+        requireFloat(in.hiddenStates(), "hiddenStates");
+        requireFloat(in.encoderHiddenStates(), "encoderHiddenStates");
+        if (c != config.inChannels()) {
+            throw new CogVideoXException(v + ": hiddenStates has " + c + " channels, the model expects in_channels = "
+                    + config.inChannels() + (config.isImageToVideo() ? " (noisy latents then image latents)" : ""));
+        }
+        int p = config.patchSize();
+        if (h % p != 0 || w % p != 0) {
+            throw new CogVideoXException(v + ": latent height and width must be multiples of patch_size " + p
+                    + ", got " + h + "x" + w);
+        }
+        if (config.patchSizeT() != null && f % config.patchSizeT() != 0) {
+            throw new CogVideoXException(v + ": " + f + " latent frames is not a multiple of patch_size_t = "
+                    + config.patchSizeT() + ". Padding is not the model's job: the training objective prepends a copy "
+                    + "of latent frame 0 and the sampler pads at inference (diffusers: 81 frames -> 21 latents -> 22)");
+        }
+        Shape es = in.encoderHiddenStates().getShape();
+        if (es.dimension() != 3 || es.get(0) != b || es.get(2) != config.textEmbedDim()) {
+            throw new CogVideoXException(v + ": encoderHiddenStates must be [B=" + b + ", L, text_embed_dim="
+                    + config.textEmbedDim() + "], got " + es);
+        }
+        if (config.usesPositionalTable() && es.get(1) != config.maxTextSeqLength()) {
+            throw new CogVideoXException(v + ": the positional table has " + config.maxTextSeqLength()
+                    + " text rows (max_text_seq_length), so the text length must be " + config.maxTextSeqLength()
+                    + ", got " + es.get(1));
+        }
+        requireBatchVector(in.timestep(), b, "timestep");
+        if (config.ofsEmbedDim() != null) {
+            if (in.ofs() == null) {
+                throw new CogVideoXException(v + " has an OFS embedding: pass the OFS value with "
+                        + "TransformerInput.withOfs (the reference pipeline and trainers pass 2.0)");
+            }
+            DTypeGuard.requireSupported(in.ofs(), "ofs");
+            requireBatchVector(in.ofs(), b, "ofs");
+        } else if (in.ofs() != null) {
+            throw new CogVideoXException(v + " has no OFS embedding (ofs_embed_dim is null); OFS is for "
+                    + "CogVideoX1.5-5B-I2V only");
+        }
+        if (config.useLearnedPositionalEmbeddings() && !in.sincosAtUntrainedSize()
+                && (h != config.sampleHeight() || w != config.sampleWidth())) {
+            throw new CogVideoXException(v + ": the learned positional table covers only latent "
+                    + config.sampleHeight() + "x" + config.sampleWidth() + " (" + config.sampleHeight() * 8 + "x"
+                    + config.sampleWidth() * 8 + " px), got " + h + "x" + w + ", as in the reference. To train at "
+                    + "other sizes use TransformerInput.withSincosAtUntrainedSize() (the 3D sincos table; a "
+                    + "documented departure from the reference)");
+        }
+        if (in.rotaryCos() != null) {
+            if (!config.useRotaryPositionalEmbeddings()) {
+                throw new CogVideoXException(v + " does not use rotary embeddings, but a RoPE table was given");
+            }
+            DTypeGuard.requireSupported(in.rotaryCos(), "rotaryCos");
+            DTypeGuard.requireSupported(in.rotarySin(), "rotarySin");
+            long pt = config.patchSizeT() == null ? 1 : config.patchSizeT();
+            long n = (f / pt) * (h / p) * (w / p);
+            Shape expected = new Shape(n, config.attentionHeadDim());
+            if (!in.rotaryCos().getShape().equals(expected) || !in.rotarySin().getShape().equals(expected)) {
+                throw new CogVideoXException(v + ": RoPE tables must be [N_video_tokens, head_dim] = " + expected
+                        + ", got cos " + in.rotaryCos().getShape() + ", sin " + in.rotarySin().getShape());
+            }
+        }
+        return s;
+    }
+
+    private static void requireFloat(NDArray a, String what) {
+        if (!a.getDataType().isFloating()) {
+            throw new CogVideoXException(what + " must be floating point, got " + a.getDataType());
+        }
+    }
+
+    private static void requireBatchVector(NDArray a, long batch, String what) {
+        Shape s = a.getShape();
+        if (s.dimension() != 1 || (s.get(0) != batch && s.get(0) != 1)) {
+            throw new CogVideoXException(what + " must be [B=" + batch + "] or [1], got " + s);
+        }
+    }
+
+    private static NDList distinct(NDArray... arrays) {
+        NDList list = new NDList();
+        for (NDArray a : arrays) {
+            if (a != null && list.stream().noneMatch(x -> x == a)) {
+                list.add(a);
+            }
+        }
+        return list;
+    }
+
+    /** Frees the weights and the kernel pack. */
+    @Override
+    public void close() {
+        kernels.close();
+        manager.close();
+    }
+}

@@ -1,0 +1,103 @@
+package io.github.cogvideox4j.core.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.GradientCollector;
+import io.github.cogvideox4j.core.io.SafetensorsReader;
+import io.github.cogvideox4j.core.io.TensorSource;
+import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.Tolerance;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Every case in {@code golden/transformer}: the sample, every intermediate the reference recorded, and every
+ * gradient of {@code loss = sum(sample * grad_G)}, with both kernel implementations, at the golden README's
+ * tolerances (outputs {@code 1e-5 + 1e-4|ref|}; gradients {@code 1e-4 max|ref| + 1e-7}).
+ */
+class TransformerGoldenTest {
+    private static final Logger LOG = LoggerFactory.getLogger(TransformerGoldenTest.class);
+
+    static Stream<Arguments> cases() {
+        return Golden.subfolders("transformer").stream()
+                .flatMap(dir -> Stream.of(KernelMode.values()).map(mode -> Arguments.of(dir.getFileName().toString(), mode)));
+    }
+
+    private static TransformerInput input(TensorSource in, NDManager m) {
+        TransformerInput input = TransformerInput.of(in.read("hidden_states", m), in.read("encoder_hidden_states", m),
+                in.read("timestep", m, DataType.INT64));
+        if (in.names().contains("ofs")) {
+            input = input.withOfs(in.read("ofs", m));
+        }
+        if (in.names().contains("image_rotary_emb.cos")) {
+            input = input.withRotaryEmbedding(in.read("image_rotary_emb.cos", m), in.read("image_rotary_emb.sin", m));
+        }
+        return input;
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("cases")
+    void forwardMatchesSampleAndEveryIntermediate(String name, KernelMode mode) throws Exception {
+        Path dir = Golden.path("transformer", name);
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
+                TensorSource out = SafetensorsReader.open(dir.resolve("outputs.safetensors"))) {
+            model.setKernelMode(mode);
+            Map<String, float[]> seen = new HashMap<>();
+            NDArray sample = model.forward(input(in, manager), (n, a) -> seen.put(n, a.toFloatArray()));
+            seen.put("sample", sample.toFloatArray());
+            assertThat(sample.getShape()).isEqualTo(out.info("sample").djlShape());
+            assertThat(seen.keySet()).containsAll(out.names());
+            double worst = 0;
+            for (String key : out.names()) {
+                worst = Math.max(worst, Tolerance.assertClose(name + " " + key, seen.get(key), out.readFloats(key),
+                        1e-5, 1e-4));
+            }
+            LOG.info("{} {}: max |diff| over sample and {} intermediates = {}", name, mode, out.names().size() - 1,
+                    worst);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("cases")
+    void gradientsMatchForParametersAndInputs(String name, KernelMode mode) throws Exception {
+        Path dir = Golden.path("transformer", name);
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
+                TensorSource grads = SafetensorsReader.open(dir.resolve("grads.safetensors"))) {
+            model.setKernelMode(mode);
+            TransformerInput input = input(in, manager);
+            input.hiddenStates().setRequiresGradient(true);
+            input.encoderHiddenStates().setRequiresGradient(true);
+            NDArray gradG = in.read("grad_G", manager);
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                NDArray sample = model.forward(input);
+                gc.backward(sample.mul(gradG).sum());
+            }
+            Map<String, NDArray> params = model.namedParameters();
+            double worst = 0;
+            for (String key : grads.names()) {
+                NDArray grad = key.startsWith("inputs.")
+                        ? (key.equals("inputs.hidden_states") ? input.hiddenStates() : input.encoderHiddenStates())
+                                .getGradient()
+                        : params.get(key).getGradient();
+                worst = Math.max(worst, Tolerance.assertCloseToMax(name + " grad " + key, grad.toFloatArray(),
+                        grads.readFloats(key), 1e-4, 1e-7));
+            }
+            LOG.info("{} {}: max |diff| over {} gradients = {}", name, mode, grads.names().size(), worst);
+        }
+    }
+}

@@ -70,6 +70,29 @@ class TransformerGoldenTest {
         }
     }
 
+    static Stream<String> rotaryCases() {
+        return Golden.subfolders("transformer").stream().map(p -> p.getFileName().toString())
+                .filter(n -> !n.contains("sincos"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("rotaryCases")
+    void forwardWithTheModelBuiltRopeTableMatchesThePipelineTable(String name) throws Exception {
+        Path dir = Golden.path("transformer", name);
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
+                TensorSource out = SafetensorsReader.open(dir.resolve("outputs.safetensors"))) {
+            TransformerInput stored = input(in, manager);
+            assertThat(stored.rotaryCos()).as("the golden case stores the pipeline's table").isNotNull();
+            TransformerInput built = new TransformerInput(stored.hiddenStates(), stored.encoderHiddenStates(),
+                    stored.timestep(), stored.ofs(), null, null, false);
+            double err = Tolerance.assertClose(name + " sample", model.forward(built).toFloatArray(),
+                    out.readFloats("sample"), 1e-5, 1e-4);
+            LOG.info("{}: model-built RoPE, max |diff| of sample = {}", name, err);
+        }
+    }
+
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("cases")
     void gradientsMatchForParametersAndInputs(String name, KernelMode mode) throws Exception {

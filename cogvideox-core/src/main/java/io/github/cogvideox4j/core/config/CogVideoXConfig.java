@@ -181,6 +181,41 @@ public record CogVideoXConfig(
     }
 
     /**
+     * The transformer config of a released model, as the Diffusers conversion script writes it (SPEC §1.1): for
+     * shape arithmetic and random-weight tests at the real size.
+     *
+     * @param variant the release
+     * @return its config
+     */
+    public static CogVideoXConfig released(CogVideoXVariant variant) {
+        boolean v15 = variant.isVersion15();
+        boolean i2v = variant.isImageToVideo();
+        boolean is2b = variant == CogVideoXVariant.COGVIDEOX_2B;
+        return new CogVideoXConfig(is2b ? 30 : 48, 64, i2v ? 32 : 16, 16, true, 0, 512,
+                variant == CogVideoXVariant.COGVIDEOX_1_5_5B_I2V ? 512 : null, 4096, is2b ? 30 : 42, 0.0, true,
+                v15 ? 300 : 90, v15 ? 300 : 60, v15 ? 81 : 49, 2, v15 ? 2 : null, 4, 226, "gelu-approximate", "silu",
+                true, 1e-5, 1.875, 1.0, !is2b, variant == CogVideoXVariant.COGVIDEOX_5B_I2V, !v15);
+    }
+
+    /**
+     * A tiny config with the structure of a release (2 layers, 2 heads of 16, widths 32, 8 text tokens, 4 latent
+     * channels): for demos and tests. 1.0 sample size 8x12 latent, 9 pixel frames (3 latent); 1.5 sample size
+     * 20x20 latent (a 10x10 RoPE slice grid), 13 pixel frames (4 latent).
+     *
+     * @param variant the release whose structure to copy
+     * @return the tiny config
+     */
+    public static CogVideoXConfig tiny(CogVideoXVariant variant) {
+        boolean v15 = variant.isVersion15();
+        boolean i2v = variant.isImageToVideo();
+        boolean is2b = variant == CogVideoXVariant.COGVIDEOX_2B;
+        return new CogVideoXConfig(2, 16, i2v ? 8 : 4, 4, true, 0, 32,
+                variant == CogVideoXVariant.COGVIDEOX_1_5_5B_I2V ? 32 : null, 32, 2, 0.0, true, v15 ? 20 : 12,
+                v15 ? 20 : 8, v15 ? 13 : 9, 2, v15 ? 2 : null, 4, 8, "gelu-approximate", "silu", true, 1e-5, 1.875,
+                1.0, !is2b, variant == CogVideoXVariant.COGVIDEOX_5B_I2V, !v15);
+    }
+
+    /**
      * Reads a {@code config.json}. Missing keys take the Diffusers class defaults; unknown keys are ignored.
      *
      * @param file the config file

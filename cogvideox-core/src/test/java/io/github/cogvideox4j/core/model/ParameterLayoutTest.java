@@ -92,11 +92,11 @@ class ParameterLayoutTest {
             }
             JsonNode root = JSON.readTree(header.array());
             Map<String, Shape> shapes = new HashMap<>();
-            root.fields().forEachRemaining(e -> {
+            for (Map.Entry<String, JsonNode> e : root.properties()) {
                 if (!e.getKey().equals("__metadata__")) {
                     shapes.put(e.getKey(), shape(e.getValue().get("shape")));
                 }
-            });
+            }
             return shapes;
         }
     }

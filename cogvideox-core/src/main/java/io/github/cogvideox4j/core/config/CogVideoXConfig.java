@@ -1,7 +1,9 @@
 package io.github.cogvideox4j.core.config;
 
+import com.fasterxml.jackson.annotation.JsonAutoDetect;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -18,7 +20,8 @@ import java.nio.file.Path;
  * {@code _diffusers_version} and unknown keys are ignored.
  *
  * <p>Validation happens in the compact constructor: every size positive, the head dimension splittable
- * into the RoPE's t/h/w parts, OFS width equal to the time-embedding width, only the activations the
+ * into the RoPE's t/h/w parts, OFS width equal to the time-embedding width, learned positions only together
+ * with RoPE (as diffusers' constructor demands), only the activations the
  * released models use.
  *
  * <p>Thread safety: immutable, safe to share.
@@ -53,6 +56,10 @@ import java.nio.file.Path;
  * @param patchBias {@code patch_bias} (affects only the 1.0 Conv2d patch projection)
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
+// Only the annotated components are config keys; derived methods such as isImageToVideo() must not be written.
+@JsonAutoDetect(getterVisibility = JsonAutoDetect.Visibility.NONE,
+        isGetterVisibility = JsonAutoDetect.Visibility.NONE)
+@JsonPropertyOrder(alphabetic = true)
 public record CogVideoXConfig(
         @JsonProperty("num_attention_heads") int numAttentionHeads,
         @JsonProperty("attention_head_dim") int attentionHeadDim,
@@ -119,6 +126,12 @@ public record CogVideoXConfig(
         int inner = numAttentionHeads * attentionHeadDim;
         if ((!useRotaryPositionalEmbeddings || useLearnedPositionalEmbeddings) && inner % 16 != 0) {
             throw new ConfigException("inner dim must be a multiple of 16 for the 3D sincos table, got " + inner);
+        }
+        if (useLearnedPositionalEmbeddings && !useRotaryPositionalEmbeddings) {
+            // diffusers' constructor raises the same ValueError: no checkpoint has this combination
+            throw new ConfigException("use_learned_positional_embeddings = true requires "
+                    + "use_rotary_positional_embeddings = true (no CogVideoX checkpoint has learned positions without "
+                    + "RoPE; diffusers rejects it too)");
         }
         if (ofsEmbedDim != null && ofsEmbedDim != timeEmbedDim) {
             throw new ConfigException("ofs_embed_dim must equal time_embed_dim (the OFS embedding is added to the "
@@ -287,7 +300,11 @@ public record CogVideoXConfig(
                 j.b("patch_bias", true));
     }
 
-    /** @return this config as {@code config.json} text (every key written, {@code _class_name} first) */
+    /**
+     * @return this config as {@code config.json} text: {@code _class_name} first, then every key in
+     *     alphabetical order as diffusers writes them ({@code null} for an absent {@code ofs_embed_dim} or
+     *     {@code patch_size_t}); no {@code _diffusers_version}
+     */
     public String toJson() {
         try {
             var node = MAPPER.createObjectNode();

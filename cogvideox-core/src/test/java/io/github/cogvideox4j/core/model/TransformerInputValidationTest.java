@@ -159,6 +159,20 @@ class TransformerInputValidationTest {
     }
 
     @Test
+    void refusesBf16InputArraysWithAnExceptionInsteadOfAbortingTheJvm() throws Exception {
+        try (CogVideoXTransformer model = model("b_cogvideox_5b_rope");
+                io.github.cogvideox4j.core.kernel.KernelPack pack = io.github.cogvideox4j.core.kernel.KernelPack.load()) {
+            TransformerInput good = input(model, 1, 2, 6, 12, 8);
+            NDArray bf16 = pack.toBf16(good.hiddenStates());    // DJL reports UNKNOWN for TorchScript-made bf16
+            TransformerInput in = TransformerInput.of(bf16, good.encoderHiddenStates(), good.timestep());
+            assertThatThrownBy(() -> model.forward(in))
+                    .isInstanceOf(CogVideoXException.class)
+                    .hasMessageContaining("hiddenStates");
+            assertThat(model.forward(good).getShape().size()).isEqualTo(2 * 4 * 6 * 12); // still alive
+        }
+    }
+
+    @Test
     void returnsTheSampleInTheInputsManagerAndFreesTemporaries() throws Exception {
         try (CogVideoXTransformer model = model("b_cogvideox_5b_rope");
                 NDManager caller = manager.newSubManager()) {

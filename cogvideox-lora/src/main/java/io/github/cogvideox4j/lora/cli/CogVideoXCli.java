@@ -19,6 +19,10 @@ public final class CogVideoXCli implements Runnable {
      * @param args command-line arguments
      */
     public static void main(String[] args) {
+        // never download natives or models at run time, whatever the launcher forgot
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
         System.exit(new CommandLine(new CogVideoXCli()).execute(args));
     }
 }

@@ -1,62 +1,77 @@
 package io.github.cogvideox4j.core.io;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.Set;
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 
-/** TEMPORARY stub (replaced by the io branch): single-file F32/F64/I64/BF16 reader. */
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * Finds the weights of one model component in a Diffusers/Transformers folder.
+ *
+ * <p>Thread safety: stateless.
+ */
 public final class SafetensorsFiles {
+    /** Suffix of a single-file checkpoint. */
+    public static final String SINGLE_SUFFIX = ".safetensors";
+    /** Suffix of a sharded checkpoint's index. */
+    public static final String INDEX_SUFFIX = ".safetensors.index.json";
+
     private SafetensorsFiles() {}
 
+    /**
+     * Opens {@code <dir>/<baseName>.safetensors} if it exists, else the sharded
+     * {@code <dir>/<baseName>.safetensors.index.json} (the order Diffusers' loader uses).
+     *
+     * @param dir the component folder (e.g. {@code model/transformer})
+     * @param baseName the weights' base name, e.g. {@code "diffusion_pytorch_model"} (Diffusers),
+     *     {@code "model"} (Transformers), {@code "diffusion_pytorch_model.fp16"} (a variant)
+     * @return the open source; the caller closes it
+     * @throws NoSuchFileException if neither file exists; the message lists the folder's contents
+     * @throws SafetensorsFormatException if the file or index is malformed
+     * @throws IOException if reading fails
+     */
     public static TensorSource openModelWeights(Path dir, String baseName) throws IOException {
-        return open(dir.resolve(baseName + ".safetensors"));
+        checkNotNull(dir, "dir");
+        checkNotNull(baseName, "baseName");
+        checkArgument(!baseName.isEmpty(), "baseName is empty");
+        if (!Files.isDirectory(dir)) {
+            throw new NoSuchFileException(dir.toString(), null, "not a directory (looking for " + baseName
+                    + SINGLE_SUFFIX + " or " + baseName + INDEX_SUFFIX + ")");
+        }
+        Path single = dir.resolve(baseName + SINGLE_SUFFIX);
+        if (Files.isRegularFile(single)) {
+            return SafetensorsReader.open(single);
+        }
+        Path index = dir.resolve(baseName + INDEX_SUFFIX);
+        if (Files.isRegularFile(index)) {
+            return ShardedSafetensors.open(index);
+        }
+        String listing;
+        try (Stream<Path> files = Files.list(dir)) {
+            listing = files.map(p -> p.getFileName().toString()).sorted().collect(Collectors.joining(", "));
+        }
+        throw new NoSuchFileException(single.toString(), index.toString(),
+                "neither exists; the folder contains: [" + listing + "]");
     }
 
+    /**
+     * Opens a file by its name: an index ({@code *.index.json}) as {@link ShardedSafetensors}, anything else
+     * as a single {@link SafetensorsReader}.
+     *
+     * @param file a {@code .safetensors} file or a {@code .safetensors.index.json} index
+     * @return the open source; the caller closes it
+     * @throws SafetensorsFormatException if the file is malformed
+     * @throws IOException if reading fails
+     */
     public static TensorSource open(Path file) throws IOException {
-        byte[] all = Files.readAllBytes(file);
-        ByteBuffer bb = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
-        int n = (int) bb.getLong(0);
-        JsonNode h = new ObjectMapper().readTree(new String(all, 8, n, java.nio.charset.StandardCharsets.UTF_8));
-        Map<String, TensorInfo> infos = new LinkedHashMap<>();
-        h.fields().forEachRemaining(e -> {
-            if (e.getKey().equals("__metadata__")) return;
-            JsonNode v = e.getValue();
-            long[] shape = new long[v.get("shape").size()];
-            for (int i = 0; i < shape.length; i++) shape[i] = v.get("shape").get(i).asLong();
-            infos.put(e.getKey(), new TensorInfo(e.getKey(), v.get("dtype").asText(), shape,
-                    v.get("data_offsets").get(0).asLong(), v.get("data_offsets").get(1).asLong()));
-        });
-        int base = 8 + n;
-        return new TensorSource() {
-            public Set<String> names() { return infos.keySet(); }
-            public TensorInfo info(String name) { return infos.get(name); }
-            public Map<String, String> metadata() { return Map.of(); }
-            public NDArray read(String name, NDManager m, DataType target) {
-                TensorInfo t = infos.get(name);
-                int len = (int) (t.end() - t.begin());
-                ByteBuffer src = ByteBuffer.wrap(all, base + (int) t.begin(), len).slice().order(ByteOrder.LITTLE_ENDIAN);
-                Shape shape = new Shape(t.shape());
-                switch (t.dtype()) {
-                    case "F32": { float[] f = new float[len / 4]; src.asFloatBuffer().get(f); return m.create(f, shape); }
-                    case "F64": { double[] f = new double[len / 8]; src.asDoubleBuffer().get(f); return m.create(f, shape); }
-                    case "I64": { long[] f = new long[len / 8]; src.asLongBuffer().get(f); return m.create(f, shape); }
-                    case "BF16": { float[] f = new float[len / 2]; for (int i = 0; i < f.length; i++) f[i] = Float.intBitsToFloat((src.getShort(2 * i) & 0xFFFF) << 16); return m.create(f, shape); }
-                    default: throw new IllegalArgumentException(t.dtype());
-                }
-            }
-            public float[] readFloats(String name) { try (NDManager m = NDManager.newBaseManager()) { return read(name, m).toType(DataType.FLOAT32, false).toFloatArray(); } }
-            public void close() {}
-        };
+        checkNotNull(file, "file");
+        return file.getFileName().toString().endsWith(".index.json")
+                ? ShardedSafetensors.open(file)
+                : SafetensorsReader.open(file);
     }
 }

@@ -1,11 +1,401 @@
 package io.github.cogvideox4j.core.io;
 
-import java.io.IOException;
-import java.nio.file.Path;
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
 
-/** TEMPORARY stub (replaced by the io branch). */
-public final class SafetensorsReader {
-    public static TensorSource open(Path file) throws IOException {
-        return SafetensorsFiles.open(file);
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One safetensors file, opened for lazy reading.
+ *
+ * <p>{@link #open(Path)} reads and validates the whole header (see the rules below); no tensor bytes are
+ * read until {@link #read} or {@link #readFloats} asks for one tensor. Files larger than 2 GiB are fine;
+ * one tensor must fit one Java buffer ({@code < 2^31} bytes, stored and decoded).
+ *
+ * <p>Validation at open, each failure a {@link SafetensorsFormatException} naming the file, the tensor and
+ * expected vs actual: the file has at least 8 bytes; header length at most 100,000,000 bytes and inside the
+ * file; header strict UTF-8 JSON object without duplicate keys; every entry has a string {@code dtype} of
+ * {@link SafetensorsDType}, an integer array {@code shape} and a two-integer {@code data_offsets} (no NaN,
+ * fractions or negatives); {@code end - begin == numel * dtype size} (overflow-checked); the tensors,
+ * sorted by offset, cover the data buffer exactly with no gap, no overlap and no trailing bytes — the
+ * rules of the reference library (huggingface/safetensors {@code Metadata::validate} and
+ * {@code read_metadata}); {@code __metadata__} maps strings to strings. When a tensor is read, BOOL bytes
+ * must be 0 or 1.
+ *
+ * <p>How bytes travel: a tensor whose stored layout equals its DJL layout (F32, F64, I64, I32, I8, U8, BOOL,
+ * and F16 read as FLOAT16) is read with one positional {@link FileChannel} read straight into the memory
+ * of a new, engine-owned array (on a CPU manager); tensors that need widening (BF16, F16, I16) are
+ * memory-mapped (or, when small, read into a heap buffer) and converted in Java into that memory. The
+ * returned arrays never alias the file.
+ *
+ * <p>Thread safety: after {@code open}, every method may be called concurrently. Interrupting a thread
+ * while it reads fails that read with an {@link UncheckedIOException} wrapping
+ * {@link ClosedByInterruptException}; the file is then reopened for the other readers. The file must not be
+ * modified while it is open.
+ *
+ * <p>Ownership: the reader owns the open file; close it (try-with-resources). Arrays it returns belong to
+ * the manager passed to {@code read}.
+ */
+public final class SafetensorsReader implements TensorSource {
+    private static final Logger LOG = LoggerFactory.getLogger(SafetensorsReader.class);
+
+    /** Tensors up to this size are read into a heap buffer; larger ones are memory-mapped. */
+    private static final int MAP_THRESHOLD = 1 << 20;
+
+    private final Path file;
+    private final long fileSize;
+    private final long dataStart;
+    private final SafetensorsHeader header;
+    private final Object reopenLock = new Object();
+    private volatile FileChannel channel;
+    private volatile boolean closed;
+
+    private SafetensorsReader(Path file, FileChannel channel, long fileSize, SafetensorsHeader header) {
+        this.file = file;
+        this.channel = channel;
+        this.fileSize = fileSize;
+        this.header = header;
+        this.dataStart = 8 + header.headerLength();
+    }
+
+    /**
+     * Opens a file and validates its header.
+     *
+     * @param file a {@code .safetensors} file
+     * @return the open reader; the caller closes it
+     * @throws SafetensorsFormatException if the header breaks a rule of the class comment
+     * @throws IOException if the file cannot be opened or read ({@link java.nio.file.NoSuchFileException}
+     *     if it does not exist)
+     */
+    public static SafetensorsReader open(Path file) throws IOException {
+        checkNotNull(file, "file");
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        try {
+            long size = ch.size();
+            if (size < 8) {
+                throw new SafetensorsFormatException(file, null, "file is " + size
+                        + " bytes long: expected at least 8 (the header length)");
+            }
+            ByteBuffer prefix = ByteBuffer.allocate(8);
+            readFully(ch, prefix, 0, file);
+            long n = SafetensorsHeader.headerLength(file, prefix, size);
+            ByteBuffer json = ByteBuffer.allocate((int) n);
+            readFully(ch, json, 8, file);
+            SafetensorsHeader header = SafetensorsHeader.parse(file, json.array(), size - 8 - n);
+            LOG.debug("opened {}: {} tensors, header {} bytes, data {} bytes", file, header.tensors().size(), n,
+                    size - 8 - n);
+            return new SafetensorsReader(file, ch, size, header);
+        } catch (IOException | RuntimeException | Error e) {
+            try {
+                ch.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    /** @return the file this reader reads */
+    public Path file() {
+        return file;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Set<String> names() {
+        return header.tensors().keySet();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public boolean contains(String name) {
+        return header.tensors().containsKey(name);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public TensorInfo info(String name) {
+        TensorInfo info = name == null ? null : header.tensors().get(name);
+        if (info == null) {
+            throw new SafetensorsFormatException(file, name, "no such tensor (the file has "
+                    + header.tensors().size() + " tensors" + sampleNames(names()) + ")");
+        }
+        return info;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Map<String, String> metadata() {
+        return header.metadata();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public NDArray read(String name, NDManager manager, DataType target) {
+        checkNotNull(manager, "manager");
+        checkTarget(target);
+        TensorInfo info = info(name);
+        ensureOpen();
+        DataType type = TensorCodec.loadType(info.dtype(), target);
+        long numel = info.numel();
+        long bytes = checkBufferSize(info, numel, type);
+        NDArray array = materialize(info, manager, type, (int) bytes);
+        if (target == DataType.FLOAT16 && type == DataType.FLOAT32) {
+            // F32 and BF16 sources: let the engine round FLOAT32 to FLOAT16 (never BFLOAT16 through DJL).
+            try (NDArray wide = array) {
+                return wide.toType(DataType.FLOAT16, false);
+            }
+        }
+        return array;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public float[] readFloats(String name) {
+        TensorInfo info = info(name);
+        if (!info.dtype().isFloatingPoint()) {
+            throw new SafetensorsFormatException(file, name, "readFloats needs a floating-point dtype (F64, F32,"
+                    + " F16, BF16), actual " + info.dtype());
+        }
+        ensureOpen();
+        long numel = info.numel();
+        checkBufferSize(info, numel, DataType.FLOAT32);
+        ByteBuffer src = sourceBytes(info);
+        try {
+            return TensorCodec.decodeFloats(info.dtype(), src, (int) numel);
+        } catch (InternalError e) {
+            throw mappedFault(info, e);
+        }
+    }
+
+    /** Closes the file. Idempotent; reads in flight fail. */
+    @Override
+    public void close() {
+        synchronized (reopenLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                channel.close();
+            } catch (IOException e) {
+                LOG.warn("closing {} failed", file, e);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "SafetensorsReader[" + file + ", " + header.tensors().size() + " tensors]";
+    }
+
+    static void checkTarget(DataType target) {
+        checkArgument(target == DataType.FLOAT32 || target == DataType.FLOAT16,
+                "target must be FLOAT32 or FLOAT16, was %s (BFLOAT16 arrays cannot be created through DJL)", target);
+    }
+
+    static String sampleNames(Set<String> names) {
+        if (names.isEmpty()) {
+            return "";
+        }
+        String shown = names.stream().limit(20).collect(Collectors.joining(", "));
+        return ": " + shown + (names.size() > 20 ? ", ..." : "");
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+
+    /** @return the number of bytes of the decoded buffer, guaranteed {@code <= Integer.MAX_VALUE} */
+    private long checkBufferSize(TensorInfo info, long numel, DataType type) {
+        long decoded = numel * type.getNumOfBytes(); // numel * dtype size fits a long (checked at open), so this does
+        if (info.byteLength() > Integer.MAX_VALUE || decoded > Integer.MAX_VALUE) {
+            throw new SafetensorsFormatException(file, info.name(), "tensor is too large for one buffer: "
+                    + info.byteLength() + " bytes stored, " + decoded + " bytes as " + type
+                    + ", expected at most " + Integer.MAX_VALUE);
+        }
+        // An empty tensor may still declare huge dimensions ([0, 2^62, 2^62]); the engine's stride arithmetic
+        // would overflow on them, so the dimensions without the zeros must fit one buffer as well.
+        long span = type.getNumOfBytes();
+        for (long d : info.shape()) {
+            if (d > 1) {
+                span = d > Integer.MAX_VALUE ? Long.MAX_VALUE : span * d; // both factors <= 2^31: no overflow
+            }
+            if (span > Integer.MAX_VALUE) {
+                break;
+            }
+        }
+        if (span > Integer.MAX_VALUE) {
+            throw new SafetensorsFormatException(file, info.name(), "shape " + java.util.Arrays.toString(info.shape())
+                    + " is too large for one array: its non-zero dimensions span more than " + Integer.MAX_VALUE
+                    + " bytes");
+        }
+        return decoded;
+    }
+
+    private NDArray materialize(TensorInfo info, NDManager manager, DataType type, int bytes) {
+        if (bytes == 0) {
+            return manager.create(info.djlShape(), type);
+        }
+        if (manager.getDevice().getDeviceType().equals(Device.Type.CPU)) {
+            // Fast path: fill the engine-owned memory of an uninitialised array through a direct view of it.
+            NDArray out = manager.create(info.djlShape(), type);
+            boolean filled = false;
+            try {
+                ByteBuffer view = out.toByteBuffer(true);
+                if (view.isDirect() && view.capacity() == bytes) {
+                    fill(info, type, view.order(ByteOrder.nativeOrder()));
+                    filled = true;
+                    return out;
+                }
+            } finally {
+                if (!filled) {
+                    out.close();
+                }
+            }
+        }
+        // Other devices or engines: decode into a direct buffer and let the engine copy it.
+        ByteBuffer buffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+        fill(info, type, buffer);
+        return manager.create(buffer, info.djlShape(), type);
+    }
+
+    /** Writes the tensor, decoded to {@code type}, into {@code dst} (native order, exactly the right size). */
+    private void fill(TensorInfo info, DataType type, ByteBuffer dst) {
+        if (TensorCodec.copiesVerbatim(info.dtype(), type)) {
+            readTensorBytes(info, dst.duplicate());
+        } else {
+            ByteBuffer src = sourceBytes(info);
+            try {
+                TensorCodec.decode(info.dtype(), src, type, dst);
+            } catch (InternalError e) {
+                throw mappedFault(info, e);
+            }
+        }
+        if (info.dtype() == SafetensorsDType.BOOL) {
+            long bad = TensorCodec.firstNonBoolean(dst);
+            if (bad >= 0) {
+                throw new SafetensorsFormatException(file, info.name(), "BOOL element " + bad + " is byte "
+                        + (dst.get((int) bad) & 0xFF) + ": expected 0 or 1");
+            }
+        }
+    }
+
+    /** The stored bytes of a tensor, little-endian, position 0: mapped if large, else read into the heap. */
+    private ByteBuffer sourceBytes(TensorInfo info) {
+        int size = (int) info.byteLength();
+        long position = dataStart + info.begin();
+        if (size <= MAP_THRESHOLD) {
+            ByteBuffer heap = ByteBuffer.allocate(size);
+            readTensorBytes(info, heap);
+            heap.flip();
+            return heap.order(ByteOrder.LITTLE_ENDIAN);
+        }
+        return withChannel(info, ch -> ch.map(FileChannel.MapMode.READ_ONLY, position, size))
+                .order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Reads exactly {@code dst.remaining()} bytes of the tensor into {@code dst}. */
+    private void readTensorBytes(TensorInfo info, ByteBuffer dst) {
+        long position = dataStart + info.begin();
+        int start = dst.position();
+        withChannel(info, ch -> {
+            dst.position(start); // a retry after an asynchronous close starts over
+            readFully(ch, dst, position, file);
+            return null;
+        });
+    }
+
+    private interface ChannelOp<T> {
+        T apply(FileChannel channel) throws IOException;
+    }
+
+    /**
+     * Runs an operation on the channel. If another thread's interrupt closed the channel, reopens it and
+     * retries once; an interrupt of the calling thread fails the call.
+     */
+    private <T> T withChannel(TensorInfo info, ChannelOp<T> op) {
+        for (int attempt = 0; ; attempt++) {
+            FileChannel ch = currentChannel();
+            try {
+                return op.apply(ch);
+            } catch (ClosedByInterruptException e) {
+                throw new UncheckedIOException(file + ", tensor '" + info.name() + "': read interrupted", e);
+            } catch (ClosedChannelException e) {
+                if (closed) {
+                    throw new IllegalStateException(file + " was closed while tensor '" + info.name()
+                            + "' was being read", e);
+                }
+                if (attempt > 0) {
+                    throw new UncheckedIOException(file + ", tensor '" + info.name() + "': channel closed", e);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(file + ", tensor '" + info.name() + "': " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private FileChannel currentChannel() {
+        FileChannel ch = channel;
+        if (ch.isOpen()) {
+            return ch;
+        }
+        synchronized (reopenLock) {
+            ensureOpen();
+            if (!channel.isOpen()) {
+                try {
+                    FileChannel fresh = FileChannel.open(file, StandardOpenOption.READ);
+                    if (fresh.size() != fileSize) {
+                        fresh.close();
+                        throw new IOException("size changed from " + fileSize + " to " + fresh.size()
+                                + " bytes while open");
+                    }
+                    LOG.debug("reopened {} after an interrupt closed its channel", file);
+                    channel = fresh;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(file + ": reopening failed", e);
+                }
+            }
+            return channel;
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException(file + " is closed");
+        }
+    }
+
+    private UncheckedIOException mappedFault(TensorInfo info, InternalError e) {
+        // The JVM reports a fault on a mapped page (e.g. the file was truncated) as an InternalError.
+        return new UncheckedIOException(new IOException(file + ", tensor '" + info.name()
+                + "': fault while reading the mapped file (was it modified while open?)", e));
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer dst, long position, Path file) throws IOException {
+        long pos = position;
+        while (dst.hasRemaining()) {
+            int n = ch.read(dst, pos);
+            if (n < 0) {
+                throw new EOFException(file + ": unexpected end of file at byte " + pos);
+            }
+            pos += n;
+        }
     }
 }

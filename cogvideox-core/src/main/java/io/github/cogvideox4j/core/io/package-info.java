@@ -1,0 +1,24 @@
+/**
+ * Safetensors I/O: reading single and sharded checkpoints into DJL arrays, and writing them.
+ *
+ * <ul>
+ *   <li>{@link io.github.cogvideox4j.core.io.TensorSource} — named tensors to read (header parsed at open,
+ *       bytes read lazily per tensor); implemented by
+ *       {@link io.github.cogvideox4j.core.io.SafetensorsReader} (one file, any size) and
+ *       {@link io.github.cogvideox4j.core.io.ShardedSafetensors} ({@code *.safetensors.index.json} + shards);
+ *       {@link io.github.cogvideox4j.core.io.SafetensorsFiles} picks one of them in a Diffusers folder.</li>
+ *   <li>{@link io.github.cogvideox4j.core.io.TensorInfo} — one header entry (dtype, shape, byte range);
+ *       {@link io.github.cogvideox4j.core.io.SafetensorsDType} — the element types.</li>
+ *   <li>{@link io.github.cogvideox4j.core.io.SafetensorsWriter} — writes DJL arrays or raw
+ *       {@link io.github.cogvideox4j.core.io.TensorData} (e.g. BF16 bits) atomically, in the reference
+ *       library's layout.</li>
+ *   <li>{@link io.github.cogvideox4j.core.io.HalfPrecision} — exact F16/BF16 ↔ F32 bit conversions.</li>
+ *   <li>{@link io.github.cogvideox4j.core.io.SafetensorsFormatException} — malformed content, naming file,
+ *       tensor, expected and actual.</li>
+ * </ul>
+ *
+ * <p>Safety: every header is validated in Java (offsets, sizes, dtypes, overflow, duplicates) before any
+ * tensor byte is handed to native code, and no BFLOAT16 array is ever created through DJL: BF16 and F16 are
+ * widened to FLOAT32 in Java. Readers are safe for concurrent reads after open; the writer is stateless.
+ */
+package io.github.cogvideox4j.core.io;

@@ -2,6 +2,7 @@ package io.github.cogvideox4j.core.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -86,12 +87,17 @@ public final class CogVideoXAttention {
      * Diffusers {@code apply_rotary_emb} with {@code use_real_unbind_dim = -1}: pairs (x[2i], x[2i+1]) are
      * (real, imag); {@code out = x·cos + (-x_imag, x_real)·sin}.
      *
-     * @param x {@code [B, H, N, hd]} (FLOAT32)
+     * @param x {@code [B, H, N, hd]} (rotated in FLOAT32, returned in its own dtype)
      * @param cos {@code [N, hd]}
      * @param sin {@code [N, hd]}
      * @return the rotated {@code [B, H, N, hd]} in x's manager
      */
     public static NDArray applyRotaryEmbedding(NDArray x, NDArray cos, NDArray sin) {
+        if (x.getDataType() != DataType.FLOAT32) {
+            // as the reference: rotate in fp32, cast back to the activation dtype
+            DataType dtype = x.getDataType();
+            return applyRotaryEmbedding(x.toType(DataType.FLOAT32, false), cos, sin).toType(dtype, false);
+        }
         Shape shape = x.getShape();
         long hd = shape.get(3);
         NDList pairs = x.reshape(shape.get(0), shape.get(1), shape.get(2), hd / 2, 2).split(2, 4);

@@ -36,7 +36,7 @@ class TransformerGoldenTest {
 
     private static TransformerInput input(TensorSource in, NDManager m) {
         TransformerInput input = TransformerInput.of(in.read("hidden_states", m), in.read("encoder_hidden_states", m),
-                in.read("timestep", m, DataType.INT64));
+                in.read("timestep", m));
         if (in.names().contains("ofs")) {
             input = input.withOfs(in.read("ofs", m));
         }

@@ -88,7 +88,7 @@ final class DemoCommand implements Callable<Integer> {
                 TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
                 TensorSource ref = SafetensorsReader.open(dir.resolve("outputs.safetensors"))) {
             TransformerInput input = TransformerInput.of(in.read("hidden_states", manager),
-                    in.read("encoder_hidden_states", manager), in.read("timestep", manager, DataType.INT64));
+                    in.read("encoder_hidden_states", manager), in.read("timestep", manager));
             long t0 = System.nanoTime();
             float[] sample = model.forward(input).toFloatArray();
             long t1 = System.nanoTime();

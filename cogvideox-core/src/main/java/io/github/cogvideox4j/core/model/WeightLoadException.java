@@ -12,8 +12,11 @@ import java.util.List;
 public class WeightLoadException extends CogVideoXException {
     private static final long serialVersionUID = 1L;
 
+    /** Tensor names the model needs that the weights lack. */
     private final List<String> missing;
+    /** Tensor names in the weights that the model does not know. */
     private final List<String> unexpected;
+    /** "name: expected [..], got [..]" per shape mismatch. */
     private final List<String> mismatched;
 
     /**

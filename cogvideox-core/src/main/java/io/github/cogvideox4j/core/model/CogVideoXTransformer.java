@@ -74,6 +74,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
     private final AdaLayerNorm normOut;
     private final Linear projOut;
 
+    private final Map<String, Linear> linears = new LinkedHashMap<>();
     private final Map<RopeGrid, RotaryPositionalEmbedding3d.RopeTables> ropeCache = new HashMap<>();
     private final Map<List<Integer>, float[]> sincosCache = new HashMap<>();
     private boolean warnedLearnedFallback;
@@ -121,8 +122,10 @@ public final class CogVideoXTransformer implements AutoCloseable {
         setRequiresGradient(true);
     }
 
-    private static Linear linear(Map<String, NDArray> state, String name) {
-        return new Linear(name, state.get(name + ".weight"), state.get(name + ".bias"));
+    private Linear linear(Map<String, NDArray> state, String name) {
+        Linear l = new Linear(name, state.get(name + ".weight"), state.get(name + ".bias"));
+        linears.put(name, l);
+        return l;
     }
 
     private LayerNorm norm(Map<String, NDArray> state, String name, double eps) {
@@ -312,6 +315,14 @@ public final class CogVideoXTransformer implements AutoCloseable {
     /** @return persistent buffers (the learned positional table of 5b-I2V), owned by the model */
     public Map<String, NDArray> namedBuffers() {
         return buffers;
+    }
+
+    /**
+     * @return every Linear layer under its Diffusers module name (e.g. {@code transformer_blocks.0.attn1.to_q}),
+     *     in construction order; LoRA attaches to these (see {@link Linear#addAdapter})
+     */
+    public Map<String, Linear> namedLinears() {
+        return Collections.unmodifiableMap(linears);
     }
 
     /** @return the transformer blocks, in order */

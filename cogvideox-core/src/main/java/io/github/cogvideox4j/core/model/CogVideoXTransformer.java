@@ -1,10 +1,13 @@
 package io.github.cogvideox4j.core.model;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
 import io.github.cogvideox4j.core.CogVideoXException;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.embed.RopeGrid;
@@ -25,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -377,64 +381,170 @@ public final class CogVideoXTransformer implements AutoCloseable {
      */
     public NDArray forward(TransformerInput in, ForwardProbe probe) {
         Shape shape = validate(in);
-        long b = shape.get(0), f = shape.get(1), h = shape.get(3), w = shape.get(4);
         NDManager owner = in.hiddenStates().getManager();
-        NDList firstOperands = distinct(in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs());
-        return Scope.run(owner, firstOperands, scope -> {
-            NDArray x = castToModel(in.hiddenStates());
-            NDArray text = castToModel(in.encoderHiddenStates());
-            // 1. Time embedding (and OFS for 1.5-I2V)
-            NDArray tProj = Timesteps.sinusoid(in.timestep(), config.innerDim(), config.flipSinToCos(),
-                    config.freqShift());                                                   // [B, D]
-            probe.accept("time_proj", tProj);
-            NDArray emb = timeEmbedding.forward(castToModel(tProj));                       // [B, T]
-            probe.accept("time_embedding", emb);
-            if (ofsEmbedding != null) {
-                NDArray ofsProj = Timesteps.sinusoid(in.ofs(), config.ofsEmbedDim(), config.flipSinToCos(),
-                        config.freqShift());                                               // [1 or B, T]
-                probe.accept("ofs_proj", ofsProj);
-                NDArray ofsEmb = ofsEmbedding.forward(castToModel(ofsProj));
-                probe.accept("ofs_embedding", ofsEmb);
-                emb = emb.add(ofsEmb);                                                     // [B, T]
-            }
-            probe.accept("emb", emb);
-            // 2. Patch embedding: [text; video] tokens, plus the positional table where the release has one
-            NDArray tokens = patchEmbed.forward(text, x);                                  // [B, L + N, D]
-            NDArray table = positionalTable(in, scope, f, h, w);
-            if (table != null) {
-                tokens = tokens.add(table);                                                // [B, L + N, D]
-            }
-            probe.accept("patch_embed", tokens);
-            long textLen = text.getShape().get(1);
-            NDList split = tokens.split(new long[] {textLen}, 1);
-            NDArray c = split.get(0);                                                      // [B, L, D]
-            NDArray v = split.get(1);                                                      // [B, N, D]
-            // 3. RoPE table for the video tokens
-            NDList rope = rotaryTable(in, scope, f, h, w);
-            NDArray cos = rope == null ? null : rope.get(0);                               // [N, hd]
-            NDArray sin = rope == null ? null : rope.get(1);
-            // 4. Transformer blocks, each in its own scope so its intermediates are freed at once
-            for (CogVideoXBlock block : transformerBlocks) {
-                final NDArray vIn = v;
-                final NDArray cIn = c;
-                final NDArray embIn = emb;
-                NDList out = Scope.run(scope, distinct(vIn, cIn, embIn),
-                        s -> block.forward(vIn, cIn, embIn, cos, sin, probe));
-                v = out.get(0);
-                c = out.get(1);
-                probe.accept(block.name() + ".hidden_states", v);
-                probe.accept(block.name() + ".encoder_hidden_states", c);
-            }
-            // 5. Output head on the video tokens: norm_final, norm_out (AdaLN), proj_out
-            v = normFinal.forward(v);                                                      // [B, N, D]
-            probe.accept("norm_final", v);
-            v = normOut.forward(v, emb);                                                   // [B, N, D]
-            probe.accept("norm_out", v);
-            v = projOut.forward(v);                                                        // [B, N, p*p*pt*C]
-            probe.accept("proj_out", v);
-            // 6. Unpatchify
-            return new NDList(unpatchify(v, b, f, h, w));                                  // [B, F, C_out, H, W]
-        }).singletonOrThrow();
+        return Scope.run(owner, distinct(in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs()),
+                scope -> {
+                    // 1-3. Time (and OFS) embedding, patch embedding with positions, RoPE table
+                    Stem stem = stem(in, shape, scope, probe);
+                    // 4. Transformer blocks, each in its own scope so its intermediates are freed at once
+                    NDArray v = stem.video();                                              // [B, N, D]
+                    NDArray c = stem.text();                                               // [B, L, D]
+                    for (CogVideoXBlock block : transformerBlocks) {
+                        NDList out = runBlock(block, scope, v, c, stem, probe);
+                        v = out.get(0);
+                        c = out.get(1);
+                    }
+                    // 5-6. Output head and unpatchify
+                    return new NDList(head(v, stem.emb(), shape, probe));                  // [B, F, C_out, H, W]
+                }).singletonOrThrow();
+    }
+
+    /**
+     * Forward and backward with activation checkpointing per block: the blocks run once without recording, keeping
+     * only each block's inputs, then backward recomputes them one at a time in reverse, each under its own
+     * {@code GradientCollector} (DJL allows one at a time). Gradients accumulate into every parameter that requires
+     * them, and into the inputs that require them, exactly as a plain forward + backward of
+     * {@code lossOfSample(forward(in))} would leave them; memory holds one block's activations plus the blocks'
+     * inputs ({@code [B, N + L, D]} each) instead of every block's activations.
+     *
+     * <p>Call it outside any {@code GradientCollector}: it opens its own.
+     *
+     * @param in the inputs (validated as for {@link #forward})
+     * @param lossOfSample maps the sample {@code [B, F, C_out, H, W]} to a scalar loss in the sample's manager (it runs
+     *     under a collector; ops on the sample are recorded)
+     * @return the loss, detached, in the manager of {@code in.hiddenStates()}
+     * @throws IllegalStateException if called while a gradient collector is recording on this thread
+     */
+    public NDArray forwardBackwardWithRecompute(TransformerInput in, Function<NDArray, NDArray> lossOfSample) {
+        if (JniUtils.isGradMode()) {
+            throw new IllegalStateException("forwardBackwardWithRecompute opens its own GradientCollector per block: "
+                    + "call it outside a GradientCollector (grad mode is on in this thread)");
+        }
+        Shape shape = validate(in);
+        NDManager owner = in.hiddenStates().getManager();
+        Engine engine = Engine.getInstance();
+        return Scope.run(owner, distinct(in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs()),
+                scope -> {
+                    // 1. Stem, recorded: its graph stays alive until the last backward (step 5)
+                    Stem stem;
+                    try (GradientCollector gc = engine.newGradientCollector()) {
+                        stem = stem(in, shape, scope, ForwardProbe.NONE);
+                    }
+                    // 2. Blocks without recording, keeping each block's inputs
+                    NDArray emb = stem.emb().stopGradient();                               // [B, T]
+                    NDArray v = stem.video().stopGradient();                               // [B, N, D]
+                    NDArray c = stem.text().stopGradient();                                // [B, L, D]
+                    List<NDList> blockInputs = new ArrayList<>();
+                    for (CogVideoXBlock block : transformerBlocks) {
+                        blockInputs.add(new NDList(v, c));
+                        NDList out = runBlock(block, scope, v, c, new Stem(emb, c, v, stem.cos(), stem.sin()),
+                                ForwardProbe.NONE);
+                        v = out.get(0);
+                        c = out.get(1);
+                    }
+                    // 3. Head and loss, recorded; backward gives the head's gradients and dL/dv, dL/demb
+                    NDArray headV = v.duplicate();
+                    headV.setRequiresGradient(true);
+                    NDArray headEmb = emb.duplicate();
+                    headEmb.setRequiresGradient(true);
+                    NDArray loss;
+                    try (GradientCollector gc = engine.newGradientCollector()) {
+                        loss = lossOfSample.apply(head(headV, headEmb, shape, ForwardProbe.NONE));
+                        gc.backward(loss);
+                    }
+                    NDArray gradV = headV.getGradient();                                   // [B, N, D]
+                    NDArray gradC = c.zerosLike();                                         // the head ignores text
+                    NDArray gradEmb = headEmb.getGradient();                               // [B, T]
+                    // 4. Blocks in reverse: recompute under a collector, backward with the upstream gradients
+                    for (int i = transformerBlocks.size() - 1; i >= 0; i--) {
+                        try (NDManager blockScope = scope.newSubManager()) {
+                            NDArray xv = blockInputs.get(i).get(0).duplicate();
+                            NDArray xc = blockInputs.get(i).get(1).duplicate();
+                            NDArray xe = emb.duplicate();
+                            for (NDArray a : new NDArray[] {xv, xc, xe}) {
+                                a.attach(blockScope);
+                                a.setRequiresGradient(true);
+                            }
+                            try (GradientCollector gc = engine.newGradientCollector()) {
+                                NDList out = transformerBlocks.get(i).forward(xv, xc, xe, stem.cos(), stem.sin(),
+                                        ForwardProbe.NONE);
+                                gc.backward(out.get(0).mul(gradV).sum().add(out.get(1).mul(gradC).sum()));
+                            }
+                            gradV = xv.getGradient();
+                            gradC = xc.getGradient();
+                            gradEmb = gradEmb.add(xe.getGradient());
+                            for (NDArray g : new NDArray[] {gradV, gradC, gradEmb}) {
+                                g.attach(scope);
+                            }
+                        }
+                    }
+                    // 5. Through the stem's recorded graph into the embeddings and the inputs
+                    try (GradientCollector gc = engine.newGradientCollector()) {
+                        gc.backward(stem.video().mul(gradV).sum().add(stem.text().mul(gradC).sum())
+                                .add(stem.emb().mul(gradEmb).sum()));
+                    }
+                    return new NDList(loss.stopGradient());
+                }).singletonOrThrow();
+    }
+
+    /** What the blocks need: the conditioning, the two token streams and the RoPE table (or nulls). */
+    private record Stem(NDArray emb, NDArray text, NDArray video, NDArray cos, NDArray sin) {}
+
+    /** Steps 1-3 of the forward pass: time/OFS embedding, patch embedding with positions, the RoPE table. */
+    private Stem stem(TransformerInput in, Shape shape, NDManager scope, ForwardProbe probe) {
+        long f = shape.get(1), h = shape.get(3), w = shape.get(4);
+        NDArray x = castToModel(in.hiddenStates());
+        NDArray text = castToModel(in.encoderHiddenStates());
+        // 1. Time embedding (and OFS for 1.5-I2V)
+        NDArray tProj = Timesteps.sinusoid(in.timestep(), config.innerDim(), config.flipSinToCos(),
+                config.freqShift());                                                       // [B, D]
+        probe.accept("time_proj", tProj);
+        NDArray emb = timeEmbedding.forward(castToModel(tProj));                           // [B, T]
+        probe.accept("time_embedding", emb);
+        if (ofsEmbedding != null) {
+            NDArray ofsProj = Timesteps.sinusoid(in.ofs(), config.ofsEmbedDim(), config.flipSinToCos(),
+                    config.freqShift());                                                   // [1 or B, T]
+            probe.accept("ofs_proj", ofsProj);
+            NDArray ofsEmb = ofsEmbedding.forward(castToModel(ofsProj));
+            probe.accept("ofs_embedding", ofsEmb);
+            emb = emb.add(ofsEmb);                                                         // [B, T]
+        }
+        probe.accept("emb", emb);
+        // 2. Patch embedding: [text; video] tokens, plus the positional table where the release has one
+        NDArray tokens = patchEmbed.forward(text, x);                                      // [B, L + N, D]
+        NDArray table = positionalTable(scope, f, h, w);
+        if (table != null) {
+            tokens = tokens.add(table);                                                    // [B, L + N, D]
+        }
+        probe.accept("patch_embed", tokens);
+        NDList split = tokens.split(new long[] {text.getShape().get(1)}, 1);
+        // 3. RoPE table for the video tokens
+        NDList rope = rotaryTable(in, scope, f, h, w);
+        return new Stem(emb, split.get(0), split.get(1),                                   // [B, L, D], [B, N, D]
+                rope == null ? null : rope.get(0), rope == null ? null : rope.get(1));      // [N, hd] each
+    }
+
+    /** Step 4 for one block, in its own scope; results join {@code scope}. */
+    private NDList runBlock(CogVideoXBlock block, NDManager scope, NDArray v, NDArray c, Stem stem,
+            ForwardProbe probe) {
+        NDList out = Scope.run(scope, distinct(v, c, stem.emb()),
+                s -> block.forward(v, c, stem.emb(), stem.cos(), stem.sin(), probe));
+        probe.accept(block.name() + ".hidden_states", out.get(0));
+        probe.accept(block.name() + ".encoder_hidden_states", out.get(1));
+        return out;
+    }
+
+    /** Steps 5-6: norm_final, norm_out (AdaLN), proj_out on the video tokens, then unpatchify. */
+    private NDArray head(NDArray v, NDArray emb, Shape shape, ForwardProbe probe) {
+        // 5. Output head on the video tokens
+        v = normFinal.forward(v);                                                          // [B, N, D]
+        probe.accept("norm_final", v);
+        v = normOut.forward(v, emb);                                                       // [B, N, D]
+        probe.accept("norm_out", v);
+        v = projOut.forward(v);                                                            // [B, N, p*p*pt*C]
+        probe.accept("proj_out", v);
+        // 6. Unpatchify
+        return unpatchify(v, shape.get(0), shape.get(1), shape.get(3), shape.get(4));      // [B, F, C_out, H, W]
     }
 
     private NDArray unpatchify(NDArray v, long b, long f, long h, long w) {
@@ -458,7 +568,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
     }
 
     /** The additive positional table [1, L + N, D] (text rows zero) or null for rotary-only releases. */
-    private NDArray positionalTable(TransformerInput in, NDManager scope, long f, long h, long w) {
+    private NDArray positionalTable(NDManager scope, long f, long h, long w) {
         if (!config.usesPositionalTable()) {
             return null;
         }

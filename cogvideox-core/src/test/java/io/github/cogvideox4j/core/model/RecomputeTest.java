@@ -1,0 +1,99 @@
+package io.github.cogvideox4j.core.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import io.github.cogvideox4j.core.io.SafetensorsReader;
+import io.github.cogvideox4j.core.io.TensorSource;
+import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.Tolerance;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Activation checkpointing per block: the same gradients as a plain forward + backward. */
+class RecomputeTest {
+    static Stream<String> cases() {
+        return Golden.subfolders("transformer").stream().map(p -> p.getFileName().toString());
+    }
+
+    private static TransformerInput input(TensorSource in, NDManager m) {
+        TransformerInput input = TransformerInput.of(in.read("hidden_states", m), in.read("encoder_hidden_states", m),
+                in.read("timestep", m));
+        if (in.names().contains("ofs")) {
+            input = input.withOfs(in.read("ofs", m));
+        }
+        if (in.names().contains("image_rotary_emb.cos")) {
+            input = input.withRotaryEmbedding(in.read("image_rotary_emb.cos", m), in.read("image_rotary_emb.sin", m));
+        }
+        input.hiddenStates().setRequiresGradient(true);
+        input.encoderHiddenStates().setRequiresGradient(true);
+        return input;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void recomputedGradientsEqualThePlainBackwardAndTheReference(String name) throws Exception {
+        Path dir = Golden.path("transformer", name);
+        Map<String, float[]> plain = new HashMap<>();
+        try (NDManager manager = NDManager.newBaseManager();
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
+                TensorSource grads = SafetensorsReader.open(dir.resolve("grads.safetensors"))) {
+            NDArray gradG = in.read("grad_G", manager);
+            float plainLoss;
+            try (CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager)) {
+                TransformerInput input = input(in, manager);
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    NDArray loss = model.forward(input).mul(gradG).sum();
+                    plainLoss = loss.getFloat();
+                    gc.backward(loss);
+                }
+                model.namedParameters().forEach((k, p) -> plain.put(k, p.getGradient().toFloatArray()));
+                plain.put("inputs.hidden_states", input.hiddenStates().getGradient().toFloatArray());
+                plain.put("inputs.encoder_hidden_states", input.encoderHiddenStates().getGradient().toFloatArray());
+            }
+            try (CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager)) {
+                TransformerInput input = input(in, manager);
+                NDArray loss = model.forwardBackwardWithRecompute(input, sample -> sample.mul(gradG).sum());
+                assertThat(loss.getManager()).isSameAs(manager);
+                assertThat(loss.getFloat()).isEqualTo(plainLoss);
+                Map<String, float[]> recomputed = new HashMap<>();
+                model.namedParameters().forEach((k, p) -> recomputed.put(k, p.getGradient().toFloatArray()));
+                recomputed.put("inputs.hidden_states", input.hiddenStates().getGradient().toFloatArray());
+                recomputed.put("inputs.encoder_hidden_states",
+                        input.encoderHiddenStates().getGradient().toFloatArray());
+                for (String key : plain.keySet()) {
+                    // same kernels, same order of accumulation up to the split of the backward: fp32 rounding only
+                    Tolerance.assertCloseToMax(name + " recompute vs plain " + key, recomputed.get(key), plain.get(key),
+                            1e-6, 1e-9);
+                }
+                for (String key : grads.names()) {
+                    Tolerance.assertCloseToMax(name + " recompute vs reference " + key, recomputed.get(key),
+                            grads.readFloats(key), 1e-4, 1e-7);
+                }
+            }
+        }
+    }
+
+    @Test
+    void refusesToRunInsideAnOpenGradientCollector() throws Exception {
+        Path dir = Golden.path("transformer", "b_cogvideox_5b_rope");
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
+                GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            TransformerInput input = input(in, manager);
+            assertThatThrownBy(() -> model.forwardBackwardWithRecompute(input, NDArray::sum))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("outside a GradientCollector");
+        }
+    }
+}

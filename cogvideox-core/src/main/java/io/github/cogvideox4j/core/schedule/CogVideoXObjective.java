@@ -1,0 +1,190 @@
+package io.github.cogvideox4j.core.schedule;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.google.common.base.Preconditions;
+import io.github.cogvideox4j.core.config.CogVideoXConfig;
+import io.github.cogvideox4j.core.model.CogVideoXTransformer;
+import io.github.cogvideox4j.core.model.TransformerInput;
+
+/**
+ * The CogVideoX training objective (SPEC 5.2), as every Diffusers-based trainer and SAT compute it:
+ *
+ * <ol>
+ *   <li>CogVideoX1.5 ({@code patch_size_t = 2}) with an odd latent frame count: prepend a copy of latent frame 0
+ *       (CogVideo's trainers; the loss covers the copy, as in the reference);</li>
+ *   <li>{@code x_t = addNoise(x0, noise, t)};</li>
+ *   <li>image-to-video: {@code input = concat([x_t, image_latents], channels)} (image latents are not noised);</li>
+ *   <li>{@code v_hat = model(input, prompt_embeds, t, ofs, rope)};</li>
+ *   <li>{@code x0_hat = getVelocity(v_hat, x_t, t) = sqrt(a_t) x_t - sqrt(1 - a_t) v_hat};</li>
+ *   <li>{@code loss = mean_b(mean(w_t (x0_hat - x0)^2))} with {@code w_t = 1 / (1 - a_t)} in float64 (the
+ *       reference's {@code alphas_cumprod} is float64, so the weighted product is promoted).</li>
+ * </ol>
+ * Because {@code x0_hat - x0 = -sqrt(1 - a_t)(v_hat - v)} with {@code v = sqrt(a_t) noise - sqrt(1 - a_t) x0}, the
+ * loss equals the plain v-prediction MSE.
+ *
+ * <pre>{@code
+ * CogVideoXObjective objective = CogVideoXObjective.of(CogVideoXDpmScheduler.fromConfig(schedulerConfigJson));
+ * try (NDManager step = root.newSubManager(); GradientCollector gc = engine.newGradientCollector()) {
+ *     NDArray loss = objective.loss(model, TrainingInput.of(latents, promptEmbeds, timesteps, noise));
+ *     gc.backward(loss);
+ * }
+ * }</pre>
+ *
+ * <p>Ownership: the results live in the manager of {@code input.latents()} (the caller's scope), never the
+ * model's; temporaries are freed before the methods return. Inputs are not closed.
+ *
+ * <p>Thread safety: immutable; the model it is used with is not thread-safe.
+ */
+public final class CogVideoXObjective {
+    private final CogVideoXScheduler scheduler;
+
+    private CogVideoXObjective(CogVideoXScheduler scheduler) {
+        this.scheduler = scheduler;
+    }
+
+    /**
+     * @param scheduler the noise schedule (either CogVideoX scheduler; only the schedule is used)
+     * @return the objective
+     * @throws SchedulerException if the scheduler's {@code prediction_type} is not "v_prediction" (the objective
+     *     converts the output with {@code get_velocity}, which is only an x0 estimate for a v-prediction model)
+     */
+    public static CogVideoXObjective of(CogVideoXScheduler scheduler) {
+        Preconditions.checkNotNull(scheduler, "scheduler");
+        if (!"v_prediction".equals(scheduler.config().predictionType())) {
+            throw new SchedulerException("the CogVideoX objective needs prediction_type \"v_prediction\" (every "
+                    + "release), the scheduler has \"" + scheduler.config().predictionType() + "\"");
+        }
+        return new CogVideoXObjective(scheduler);
+    }
+
+    /** @return the scheduler whose schedule this objective uses */
+    public CogVideoXScheduler scheduler() {
+        return scheduler;
+    }
+
+    /**
+     * The scalar loss of SPEC 5.2; see the class documentation.
+     *
+     * @param model the transformer (its parameters need gradients for training)
+     * @param input the inputs, every random draw explicit
+     * @return the 0-dim FLOAT64 loss in the manager of {@code input.latents()}, differentiable with respect to every
+     *     model parameter that requires gradients
+     * @throws SchedulerException on inconsistent shapes, timesteps out of range, or missing/unexpected image latents
+     * @throws io.github.cogvideox4j.core.CogVideoXException if the model refuses the input (e.g. no OFS for a model
+     *     with an OFS embedding)
+     */
+    public NDArray loss(CogVideoXTransformer model, TrainingInput input) {
+        ObjectiveResult r = evaluate(model, input);
+        new NDList(r.lossPerSample(), r.modelInput(), r.modelOutput(), r.predictedOriginal(), r.target()).close();
+        return r.loss();
+    }
+
+    /**
+     * Computes the loss and keeps every intermediate (noisy input, model output, x0 estimate, per-sample losses).
+     *
+     * @param model the transformer
+     * @param input the inputs
+     * @return the results, in the manager of {@code input.latents()}; close it when done
+     * @throws SchedulerException see {@link #loss}
+     */
+    public ObjectiveResult evaluate(CogVideoXTransformer model, TrainingInput input) {
+        Preconditions.checkNotNull(model, "model");
+        Preconditions.checkNotNull(input, "input");
+        CogVideoXConfig config = model.config();
+        NDArray latents = input.latents();
+        Shape shape = latents.getShape();
+        if (shape.dimension() != 5) {
+            throw new SchedulerException("latents must be [B, F, C, h, w], got " + shape);
+        }
+        if (latents.getDataType() != DataType.FLOAT32 || input.noise().getDataType() != DataType.FLOAT32) {
+            throw new SchedulerException("latents and noise must be FLOAT32, got " + latents.getDataType() + " and "
+                    + input.noise().getDataType());
+        }
+        long b = shape.get(0), f = shape.get(1), c = shape.get(2), h = shape.get(3), w = shape.get(4);
+        if (c != config.outChannels()) {
+            throw new SchedulerException("latents have " + c + " channels, the model predicts out_channels = "
+                    + config.outChannels());
+        }
+        int[] t = scheduler.timestepValues(input.timesteps());
+        if (t.length != b && t.length != 1) {
+            throw new SchedulerException("timesteps must be [B = " + b + "] (or [1]), got " + t.length + " values");
+        }
+        // 1. CogVideoX1.5 frame padding (official rule: prepend copies of latent frame 0)
+        int pt = config.patchSizeT() == null ? 1 : config.patchSizeT();
+        long pad = (pt - f % pt) % pt;
+        long fp = f + pad;
+        Shape padded = new Shape(b, fp, c, h, w);
+        if (!input.noise().getShape().equals(padded)) {
+            throw new SchedulerException("noise must have the " + (pad > 0 ? "padded " : "") + "latent shape "
+                    + padded + (pad > 0 ? " (" + f + " latent frames + " + pad + " prepended copy of frame 0 for "
+                    + "patch_size_t = " + pt + ")" : "") + ", got " + input.noise().getShape());
+        }
+        NDArray image = input.imageLatents();
+        if (config.isImageToVideo() && image == null) {
+            throw new SchedulerException(config.variant().displayName() + " is an image-to-video model (in_channels "
+                    + config.inChannels() + " = 2 x " + config.outChannels() + "): pass the image latents with "
+                    + "TrainingInput.withImageLatents");
+        }
+        if (!config.isImageToVideo() && image != null) {
+            throw new SchedulerException(config.variant().displayName() + " is a text-to-video model, but image "
+                    + "latents were given");
+        }
+        if (image != null) {
+            Shape is = image.getShape();
+            boolean first = is.equals(new Shape(b, 1, c, h, w));
+            if (!first && !is.equals(padded)) {
+                throw new SchedulerException("image latents must be [B, 1, C, h, w] = " + new Shape(b, 1, c, h, w)
+                        + " (first frame, zero-padded here) or the padded latent shape " + padded + ", got " + is);
+            }
+            if (image.getDataType() != DataType.FLOAT32) {
+                throw new SchedulerException("image latents must be FLOAT32, got " + image.getDataType());
+            }
+        }
+        NDManager owner = latents.getManager();
+        NDList out = Scoped.run(owner, s -> {
+            NDArray x0 = pad > 0
+                    ? NDArrays.concat(new NDList(latents.get(new NDIndex(":, 0:1")).repeat(1, pad), latents), 1)
+                    : latents.duplicate();                                                    // [B, Fp, C, h, w]
+            // 2. forward process
+            NDArray noisy = scheduler.addNoise(x0, input.noise(), input.timesteps());
+            // 3. image channels after add_noise
+            NDArray modelInput = noisy;
+            if (image != null) {
+                NDArray img = image.getShape().get(1) == fp ? image
+                        : NDArrays.concat(new NDList(image, s.zeros(new Shape(b, fp - 1, c, h, w))), 1);
+                modelInput = NDArrays.concat(new NDList(noisy, img), 2);                     // [B, Fp, 2C, h, w]
+            }
+            // 4. model
+            TransformerInput ti = TransformerInput.of(modelInput, input.promptEmbeds(), input.timesteps());
+            if (input.ofs() != null) {
+                ti = ti.withOfs(input.ofs());
+            }
+            if (input.rotaryCos() != null) {
+                ti = ti.withRotaryEmbedding(input.rotaryCos(), input.rotarySin());
+            }
+            NDArray modelOutput = model.forward(ti);
+            if (modelOutput.getDataType() != DataType.FLOAT32) {
+                modelOutput = modelOutput.toType(DataType.FLOAT32, false);
+            }
+            // 5. x0 estimate
+            NDArray pred = scheduler.getVelocity(modelOutput, noisy, input.timesteps());
+            // 6. float64 weighted MSE per sample, then the batch mean
+            double[] weights = new double[t.length];
+            for (int i = 0; i < t.length; i++) {
+                weights[i] = scheduler.lossWeight(t[i]);
+            }
+            NDArray wt = s.create(weights, new Shape(t.length, 1, 1, 1, 1));
+            NDArray weighted = wt.mul(pred.sub(x0).square());                               // float64
+            NDArray perSample = weighted.reshape(b, -1).mean(new int[] {1});               // [B]
+            NDArray loss = perSample.mean();
+            return new NDList(loss, perSample, modelInput, modelOutput, pred, x0);
+        }, latents, input.noise(), image);
+        return new ObjectiveResult(out.get(0), out.get(1), out.get(2), out.get(3), out.get(4), out.get(5));
+    }
+}

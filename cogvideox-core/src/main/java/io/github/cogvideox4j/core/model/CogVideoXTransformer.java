@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.github.cogvideox4j.core.CogVideoXException;
+import io.github.cogvideox4j.core.Scopes;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.embed.RopeGrid;
 import io.github.cogvideox4j.core.embed.RotaryPositionalEmbedding3d;
@@ -382,8 +383,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
     public NDArray forward(TransformerInput in, ForwardProbe probe) {
         Shape shape = validate(in);
         NDManager owner = in.hiddenStates().getManager();
-        return Scope.run(owner, distinct(in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs()),
-                scope -> {
+        return Scopes.run(owner, scope -> {
                     // 1-3. Time (and OFS) embedding, patch embedding with positions, RoPE table
                     Stem stem = stem(in, shape, scope, probe);
                     // 4. Transformer blocks, each in its own scope so its intermediates are freed at once
@@ -396,7 +396,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     }
                     // 5-6. Output head and unpatchify
                     return new NDList(head(v, stem.emb(), shape, probe));                  // [B, F, C_out, H, W]
-                }).singletonOrThrow();
+                }, in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs()).singletonOrThrow();
     }
 
     /**
@@ -423,8 +423,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
         Shape shape = validate(in);
         NDManager owner = in.hiddenStates().getManager();
         Engine engine = Engine.getInstance();
-        return Scope.run(owner, distinct(in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs()),
-                scope -> {
+        return Scopes.run(owner, scope -> {
                     // 1. Stem, recorded: its graph stays alive until the last backward (step 5)
                     Stem stem;
                     try (GradientCollector gc = engine.newGradientCollector()) {
@@ -484,7 +483,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
                                 .add(stem.emb().mul(gradEmb).sum()));
                     }
                     return new NDList(loss.stopGradient());
-                }).singletonOrThrow();
+                }, in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs()).singletonOrThrow();
     }
 
     /** What the blocks need: the conditioning, the two token streams and the RoPE table (or nulls). */
@@ -527,8 +526,8 @@ public final class CogVideoXTransformer implements AutoCloseable {
     /** Step 4 for one block, in its own scope; results join {@code scope}. */
     private NDList runBlock(CogVideoXBlock block, NDManager scope, NDArray v, NDArray c, Stem stem,
             ForwardProbe probe) {
-        NDList out = Scope.run(scope, distinct(v, c, stem.emb()),
-                s -> block.forward(v, c, stem.emb(), stem.cos(), stem.sin(), probe));
+        NDList out = Scopes.run(scope, s -> block.forward(v, c, stem.emb(), stem.cos(), stem.sin(), probe), v, c,
+                stem.emb());
         probe.accept(block.name() + ".hidden_states", out.get(0));
         probe.accept(block.name() + ".encoder_hidden_states", out.get(1));
         return out;
@@ -696,16 +695,6 @@ public final class CogVideoXTransformer implements AutoCloseable {
         if (s.dimension() != 1 || (s.get(0) != batch && s.get(0) != 1)) {
             throw new CogVideoXException(what + " must be [B=" + batch + "] or [1], got " + s);
         }
-    }
-
-    private static NDList distinct(NDArray... arrays) {
-        NDList list = new NDList();
-        for (NDArray a : arrays) {
-            if (a != null && list.stream().noneMatch(x -> x == a)) {
-                list.add(a);
-            }
-        }
-        return list;
     }
 
     /** Frees the weights and the kernel pack. */

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import com.google.common.base.Preconditions;
@@ -54,7 +55,7 @@ public record CaptionDropout(double probability, Technique technique) {
         for (int i = 0; i < b; i++) {
             drop[i] = random.nextDouble() < probability ? 1f : 0f;
         }
-        return Scoped.single(promptEmbeds.getManager(), m -> {
+        return Scopes.single(promptEmbeds.getManager(), m -> {
             NDArray d = m.create(drop, new Shape(b, 1, 1));
             NDArray kept = promptEmbeds.mul(d.neg().add(1f));
             return technique == Technique.ZERO ? kept : kept.add(emptyPromptEmbeds.mul(d));

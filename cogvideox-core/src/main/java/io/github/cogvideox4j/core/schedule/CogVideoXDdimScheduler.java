@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import java.io.IOException;
@@ -72,7 +73,7 @@ public final class CogVideoXDdimScheduler extends CogVideoXScheduler {
         double alphaProdTPrev = alphaPrev(prevTimestep(timestep));
         double a = Math.sqrt((1 - alphaProdTPrev) / (1 - alphaProdT));
         double b = Math.sqrt(alphaProdTPrev) - Math.sqrt(alphaProdT) * a;
-        NDList out = Scoped.run(sample.getManager(), s -> {
+        NDList out = Scopes.run(sample.getManager(), s -> {
             NDArray x0 = predictOriginalSample(s, modelOutput, sample, alphaProdT);
             NDArray prev = scalar(s, a, sample).mul(sample).add(scalar(s, b, sample).mul(x0));
             return new NDList(prev, x0);

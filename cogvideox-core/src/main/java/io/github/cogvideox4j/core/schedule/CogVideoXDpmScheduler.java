@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -140,7 +141,7 @@ public final class CogVideoXDpmScheduler extends CogVideoXScheduler {
             mult3 = 0;
             mult4 = 0;
         }
-        NDList out = Scoped.run(sample.getManager(), s -> {
+        NDList out = Scopes.run(sample.getManager(), s -> {
             NDArray x0 = predictOriginalSample(s, modelOutput, sample, at);
             NDArray d = secondOrder
                     ? scalar(s, mult3, sample).mul(x0).sub(scalar(s, mult4, sample).mul(oldPredOriginalSample))

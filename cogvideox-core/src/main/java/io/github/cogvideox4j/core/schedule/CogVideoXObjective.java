@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -147,7 +148,7 @@ public final class CogVideoXObjective {
             }
         }
         NDManager owner = latents.getManager();
-        NDList out = Scoped.run(owner, s -> {
+        NDList out = Scopes.run(owner, s -> {
             NDArray x0 = pad > 0
                     ? NDArrays.concat(new NDList(latents.get(new NDIndex(":, 0:1")).repeat(1, pad), latents), 1)
                     : latents.duplicate();                                                    // [B, Fp, C, h, w]

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -271,7 +272,7 @@ public abstract sealed class CogVideoXScheduler permits CogVideoXDdimScheduler, 
     public NDArray addNoise(NDArray originalSamples, NDArray noise, NDArray timesteps) {
         requireSameShape(originalSamples, noise, "originalSamples", "noise");
         NDManager owner = originalSamples.getManager();
-        return Scoped.single(owner, s -> {
+        return Scopes.single(owner, s -> {
             NDArray[] c = perSampleCoefficients(s, originalSamples, timesteps);
             return c[0].mul(originalSamples).add(c[1].mul(noise));
         }, originalSamples, noise);
@@ -291,7 +292,7 @@ public abstract sealed class CogVideoXScheduler permits CogVideoXDdimScheduler, 
     public NDArray getVelocity(NDArray sample, NDArray noise, NDArray timesteps) {
         requireSameShape(sample, noise, "sample", "noise");
         NDManager owner = sample.getManager();
-        return Scoped.single(owner, s -> {
+        return Scopes.single(owner, s -> {
             NDArray[] c = perSampleCoefficients(s, sample, timesteps);
             return c[0].mul(noise).sub(c[1].mul(sample));
         }, sample, noise);

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -102,7 +103,7 @@ public record ImageConditioning(double dropoutProbability, ImageLatentScale scal
             noise[i] = (float) random.nextGaussian();
         }
         NDManager owner = images.getManager();
-        return Scoped.single(owner, s -> images.add(s.create(noise, shape).mul(s.create(sigma, new Shape(dims)))),
+        return Scopes.single(owner, s -> images.add(s.create(noise, shape).mul(s.create(sigma, new Shape(dims)))),
                 images);
     }
 
@@ -127,7 +128,7 @@ public record ImageConditioning(double dropoutProbability, ImageLatentScale scal
         for (int i = 0; i < keep.length; i++) {
             keep[i] = dropoutProbability > 0 && random.nextDouble() < dropoutProbability ? 0f : 1f;
         }
-        return Scoped.single(encoded.getManager(), s -> {
+        return Scopes.single(encoded.getManager(), s -> {
             NDArray x = scale.apply(encoded, scalingFactor).transpose(0, 2, 1, 3, 4);        // [B, 1, C, h, w]
             if (frames > 1) {
                 x = NDArrays.concat(new NDList(x, s.zeros(new Shape(b, frames - 1, c, h, w))), 1);

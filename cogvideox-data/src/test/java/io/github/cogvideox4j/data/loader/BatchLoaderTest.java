@@ -1,0 +1,266 @@
+package io.github.cogvideox4j.data.loader;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.github.cogvideox4j.core.io.SafetensorsDType;
+import io.github.cogvideox4j.data.Bucket;
+import io.github.cogvideox4j.data.cache.CacheKey;
+import io.github.cogvideox4j.data.cache.CachedSample;
+import io.github.cogvideox4j.data.cache.LatentCache;
+import io.github.cogvideox4j.data.media.ContentHash;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(value = 20, unit = TimeUnit.SECONDS)
+class BatchLoaderTest {
+    /** Samples whose latent values equal their index: latents [2, 4, 3, 5], prompt [6, 8]. */
+    static final class FakeSource implements SampleSource {
+        final List<Integer> loaded = new CopyOnWriteArrayList<>();
+        final Set<Integer> failing = ConcurrentHashMap.newKeySet();
+        final Set<Integer> erroring = ConcurrentHashMap.newKeySet();
+        final Set<Integer> oddShape = ConcurrentHashMap.newKeySet();
+
+        @Override
+        public TrainingSample load(int index, long seed, NDManager manager) throws IOException {
+            loaded.add(index);
+            if (failing.contains(index)) {
+                throw new NoSuchFileException("/data/videos/" + index + ".mp4");
+            }
+            if (erroring.contains(index)) {
+                throw new StackOverflowError("deep trouble in sample " + index);
+            }
+            Shape latentShape = oddShape.contains(index) ? new Shape(2, 4, 3, 6) : new Shape(2, 4, 3, 5);
+            return new TrainingSample(index, describe(index), manager.full(latentShape, (float) index),
+                    manager.full(new Shape(6, 8), (float) index), Optional.empty());
+        }
+
+        @Override
+        public String describe(int index) {
+            return "/data/videos/" + index + ".mp4";
+        }
+    }
+
+    private static List<int[]> plan(int[]... groups) {
+        return List.of(groups);
+    }
+
+    @Test
+    void deliversStackedBatchesInPlanOrder() {
+        FakeSource source = new FakeSource();
+        try (NDManager root = NDManager.newBaseManager();
+                BatchLoader loader = new BatchLoader(plan(new int[] {3, 1}, new int[] {0, 2}, new int[] {4}), source,
+                        root, LoaderOptions.defaults())) {
+            List<int[]> seen = new ArrayList<>();
+            while (loader.hasNext()) {
+                try (Batch b = loader.next()) {
+                    seen.add(b.indices());
+                    assertThat(b.latents().getShape()).isEqualTo(new Shape(b.size(), 2, 4, 3, 5));
+                    assertThat(b.promptEmbeddings().getShape()).isEqualTo(new Shape(b.size(), 6, 8));
+                    assertThat(b.latents().get(0).max().getFloat()).isEqualTo((float) b.indices()[0]);
+                    assertThat(b.sources().get(0)).isEqualTo("/data/videos/" + b.indices()[0] + ".mp4");
+                }
+            }
+            assertThat(seen).containsExactly(new int[] {3, 1}, new int[] {0, 2}, new int[] {4});
+            assertThat(loader.delivered()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void prefetchesUpToTheDepthAheadOfTheConsumer() throws InterruptedException {
+        FakeSource source = new FakeSource();
+        List<int[]> groups = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            groups.add(new int[] {i});
+        }
+        try (NDManager root = NDManager.newBaseManager();
+                BatchLoader loader = new BatchLoader(groups, source, root,
+                        LoaderOptions.defaults().withPrefetchDepth(3))) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (source.loaded.size() < 4 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            Thread.sleep(200);
+            // 3 queued + at most 1 built and waiting for room, before the consumer took anything
+            assertThat(source.loaded).containsExactly(0, 1, 2, 3);
+
+            loader.next().close();
+            Thread.sleep(200);
+            assertThat(source.loaded).hasSize(5);
+        }
+    }
+
+    @Test
+    void failPolicyThrowsANamedErrorAtTheFailingBatch() {
+        FakeSource source = new FakeSource();
+        source.failing.add(2);
+        try (NDManager root = NDManager.newBaseManager();
+                BatchLoader loader = new BatchLoader(plan(new int[] {0, 1}, new int[] {2, 3}), source, root,
+                        LoaderOptions.defaults())) {
+            loader.next().close();
+
+            assertThatThrownBy(loader::hasNext).isInstanceOf(SampleLoadException.class)
+                    .hasMessageContaining("sample 2").hasMessageContaining("/data/videos/2.mp4")
+                    .hasCauseInstanceOf(NoSuchFileException.class);
+            assertThat(loader.hasNext()).isFalse();
+        }
+    }
+
+    @Test
+    void skipPolicyLeavesBadSamplesOutAndReportsThem() {
+        FakeSource source = new FakeSource();
+        source.failing.add(1);
+        source.failing.add(4);
+        source.oddShape.add(3);
+        try (NDManager root = NDManager.newBaseManager();
+                BatchLoader loader = new BatchLoader(plan(new int[] {0, 1}, new int[] {2, 3}, new int[] {4}), source,
+                        root, LoaderOptions.defaults().withPolicy(BadSamplePolicy.SKIP))) {
+            List<int[]> seen = new ArrayList<>();
+            loader.forEachRemaining(b -> {
+                seen.add(b.indices());
+                b.close();
+            });
+
+            assertThat(seen).containsExactly(new int[] {0}, new int[] {2});
+            assertThat(loader.skipped()).extracting(SkippedSample::index).containsExactly(1, 3, 4);
+            assertThat(loader.skipped().get(0).source()).isEqualTo("/data/videos/1.mp4");
+            assertThat(loader.skipped().get(1).reason()).contains("differs from the batch's");
+        }
+    }
+
+    @Test
+    void anErrorThrownBySampleLoadingReachesTheConsumerInsteadOfHanging() {
+        FakeSource source = new FakeSource();
+        source.erroring.add(1);
+        try (NDManager root = NDManager.newBaseManager();
+                BatchLoader loader = new BatchLoader(plan(new int[] {0}, new int[] {1}, new int[] {2}), source, root,
+                        LoaderOptions.defaults().withPolicy(BadSamplePolicy.SKIP))) {
+            loader.next().close();
+
+            assertThatThrownBy(loader::next).isInstanceOf(SampleLoadException.class)
+                    .hasCauseInstanceOf(StackOverflowError.class).hasMessageContaining("deep trouble");
+        }
+    }
+
+    @Test
+    void aFailingPlanReachesTheConsumer() {
+        Iterable<int[]> broken = () -> new Iterator<>() {
+            int n;
+
+            @Override
+            public boolean hasNext() {
+                return true;
+            }
+
+            @Override
+            public int[] next() {
+                if (n++ == 1) {
+                    throw new IllegalStateException("sampler state corrupt");
+                }
+                return new int[] {0};
+            }
+        };
+        try (NDManager root = NDManager.newBaseManager();
+                BatchLoader loader = new BatchLoader(broken, new FakeSource(), root, LoaderOptions.defaults())) {
+            loader.next().close();
+
+            assertThatThrownBy(loader::next).isInstanceOf(SampleLoadException.class)
+                    .hasMessageContaining("sampler state corrupt");
+        }
+    }
+
+    @Test
+    void closeStopsTheThreadAndFreesQueuedBatches() throws InterruptedException {
+        FakeSource source = new FakeSource();
+        Iterable<int[]> endless = () -> new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return true;
+            }
+
+            @Override
+            public int[] next() {
+                return new int[] {0, 1};
+            }
+        };
+        try (NDManager root = NDManager.newBaseManager()) {
+            BatchLoader loader = new BatchLoader(endless, source, root, LoaderOptions.defaults());
+            Batch kept = loader.next();
+            Thread.sleep(100);
+
+            loader.close();
+
+            assertThat(loader.isLoading()).isFalse();
+            assertThat(loader.hasNext()).isFalse();
+            int loadedAtClose = source.loaded.size();
+            Thread.sleep(100);
+            assertThat(source.loaded).hasSize(loadedAtClose);
+            // the batch handed out stays valid until its owner closes it
+            assertThat(kept.latents().getShape()).isEqualTo(new Shape(2, 2, 4, 3, 5));
+            kept.close();
+        }
+    }
+
+    @Test
+    void cachedSamplesAreDrawnFromMomentsScaledAndPermuted(@TempDir Path dir) throws IOException {
+        LatentCache cache = new LatentCache(dir);
+        CacheKey key = new CacheKey(ContentHash.sha256("v"), ContentHash.sha256("p"), "vae", "t5",
+                new Bucket(5, 16, 24), SafetensorsDType.F32, "resize=resize");
+        CacheKey missing = new CacheKey(ContentHash.sha256("gone"), ContentHash.sha256("p"), "vae", "t5",
+                new Bucket(5, 16, 24), SafetensorsDType.F32, "resize=resize");
+        try (NDManager root = NDManager.newBaseManager()) {
+            // mean 2, logvar -30 (std ~3e-7): the drawn latent is 2 * 0.5
+            NDArray moments = root.full(new Shape(4, 2, 2, 3), 2f).concat(root.full(new Shape(4, 2, 2, 3), -30f), 0);
+            cache.write(key, new CachedSample(moments, root.zeros(new Shape(6, 8)),
+                    Optional.of(moments.get(":, 0:1")), 0.5f, OptionalDouble.of(0.04)));
+            CachedSampleSource source = new CachedSampleSource(cache, List.of(key, missing),
+                    List.of("/data/a.mp4", "/data/gone.mp4"));
+
+            try (BatchLoader loader = new BatchLoader(plan(new int[] {0, 0}, new int[] {1}), source, root,
+                    LoaderOptions.defaults())) {
+                try (Batch b = loader.next()) {
+                    assertThat(b.latents().getShape()).isEqualTo(new Shape(2, 2, 4, 2, 3)); // [B, F, C, h, w]
+                    assertThat(b.latents().mean().getFloat()).isCloseTo(1f, org.assertj.core.data.Offset.offset(1e-4f));
+                    assertThat(b.imageLatents().orElseThrow().getShape()).isEqualTo(new Shape(2, 1, 4, 2, 3));
+                }
+                assertThatThrownBy(loader::next).isInstanceOf(SampleLoadException.class)
+                        .hasMessageContaining("/data/gone.mp4");
+            }
+        }
+    }
+
+    @Test
+    void perSampleSeedsAreReproducible() {
+        List<Long> first = new CopyOnWriteArrayList<>();
+        List<Long> second = new CopyOnWriteArrayList<>();
+        for (List<Long> sink : List.of(first, second)) {
+            SampleSource s = (index, seed, manager) -> {
+                sink.add(seed);
+                return new TrainingSample(index, "x", manager.zeros(new Shape(1, 1, 1, 1)),
+                        manager.zeros(new Shape(1, 1)), Optional.empty());
+            };
+            try (NDManager root = NDManager.newBaseManager();
+                    BatchLoader loader = new BatchLoader(plan(new int[] {0, 1}, new int[] {0}), s, root,
+                            LoaderOptions.defaults().withSeed(5))) {
+                loader.forEachRemaining(Batch::close);
+            }
+        }
+        assertThat(first).containsExactlyElementsOf(second).doesNotHaveDuplicates();
+    }
+}

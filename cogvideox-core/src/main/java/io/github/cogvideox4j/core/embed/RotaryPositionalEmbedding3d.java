@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.embed;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
@@ -192,9 +193,9 @@ public final class RotaryPositionalEmbedding3d {
         public NDList toNDList(NDManager manager) {
             checkNotNull(manager, "manager must not be null");
             Shape shape = new Shape(tokens, headDim);
-            NDArray c = manager.create(cos, shape);
+            NDArray c = EngineArrays.create(manager, cos, shape);
             c.setName("cos");
-            NDArray s = manager.create(sin, shape);
+            NDArray s = EngineArrays.create(manager, sin, shape);
             s.setName("sin");
             return new NDList(c, s);
         }

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.embed;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
@@ -60,7 +61,7 @@ public final class Timesteps {
             }
         }
         float[] emb = compute(values, dim, flipSinToCos, freqShift);
-        return t.getManager().create(emb, new Shape(values.length, dim));
+        return EngineArrays.create(t.getManager(), emb, new Shape(values.length, dim));
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.kernel;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import static com.google.common.base.Preconditions.checkArgument;
 
 import ai.djl.ndarray.NDArray;
@@ -54,7 +55,7 @@ public final class ReferenceKernels {
         NDArray kT = k.swapAxes(rank - 1, rank - 2); // [..., d, S_k]
         NDArray scores = q.matMul(kT); // [..., S_q, S_k]
         kT.close();
-        NDArray scaled = scores.mul(scale);
+        NDArray scaled = EngineArrays.mul(scores, scale);
         scores.close();
         NDArray probs = scaled.softmax(rank - 1);
         scaled.close();
@@ -79,17 +80,17 @@ public final class ReferenceKernels {
         NDArray x2 = x.mul(x);
         NDArray x3 = x2.mul(x);
         x2.close();
-        NDArray kx3 = x3.mul(GELU_KAPPA);
+        NDArray kx3 = EngineArrays.mul(x3, GELU_KAPPA);
         x3.close();
         NDArray sum = x.add(kx3);
         kx3.close();
-        NDArray inner = sum.mul(SQRT_2_OVER_PI);
+        NDArray inner = EngineArrays.mul(sum, SQRT_2_OVER_PI);
         sum.close();
         NDArray t = inner.tanh();
         inner.close();
         NDArray onePlus = t.add(1.0);
         t.close();
-        NDArray half = x.mul(0.5);
+        NDArray half = EngineArrays.mul(x, 0.5);
         NDArray out = half.mul(onePlus);
         half.close();
         onePlus.close();

@@ -2,7 +2,6 @@ package io.github.cogvideox4j.core.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.nn.Activation;
 
 /**
  * Diffusers {@code AdaLayerNorm} with {@code chunk_dim = 1} ({@code norm_out}): {@code Linear(T → 2D)} of
@@ -25,7 +24,7 @@ public final class AdaLayerNorm {
      * @return {@code [B, N, D]}
      */
     public NDArray forward(NDArray x, NDArray emb) {
-        NDList m = linear.forward(Activation.swish(emb, 1f)).expandDims(1).split(2, 2); // 2 x [B, 1, D]
+        NDList m = linear.forward(Silu.apply(emb)).expandDims(1).split(2, 2); // 2 x [B, 1, D]
         NDArray shift = m.get(0), scale = m.get(1);
         return norm.forward(x).mul(scale.add(1)).add(shift);
     }

@@ -2,7 +2,6 @@ package io.github.cogvideox4j.core.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.nn.Activation;
 
 /**
  * Diffusers {@code CogVideoXLayerNormZero} ({@code norm1}, {@code norm2} of every block): one
@@ -30,7 +29,7 @@ public final class CogVideoXLayerNormZero {
      */
     public NDList forward(NDArray x, NDArray c, NDArray emb) {
         // 1. Six modulations from the conditioning, each [B, 1, D]
-        NDList m = linear.forward(Activation.swish(emb, 1f)).expandDims(1).split(6, 2);
+        NDList m = linear.forward(Silu.apply(emb)).expandDims(1).split(6, 2);
         NDArray shift = m.get(0), scale = m.get(1), gate = m.get(2);
         NDArray encShift = m.get(3), encScale = m.get(4), encGate = m.get(5);
         // 2. One shared LayerNorm, modulated per stream

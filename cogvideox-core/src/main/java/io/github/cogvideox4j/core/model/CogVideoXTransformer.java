@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.model;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -265,7 +266,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
                         values[i] = (float) (0.02 * random.nextGaussian());
                     }
                 }
-                NDArray a = own.create(values, shape);
+                NDArray a = EngineArrays.create(own, values, shape);
                 a.setName(name);
                 state.put(name, a);
             }
@@ -595,7 +596,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
         int textLen = config.maxTextSeqLength();
         float[] joint = new float[(textLen + video.length / d) * d];
         System.arraycopy(video, 0, joint, textLen * d, video.length);
-        return scope.create(joint, new Shape(1, textLen + video.length / d, d)).toType(dtype, false);
+        return EngineArrays.create(scope, joint, new Shape(1, textLen + video.length / d, d)).toType(dtype, false);
     }
 
     /** The RoPE (cos, sin) tables [N, hd] or null for the 2b release. */

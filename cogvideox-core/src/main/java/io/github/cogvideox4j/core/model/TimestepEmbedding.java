@@ -1,7 +1,6 @@
 package io.github.cogvideox4j.core.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.nn.Activation;
 
 /**
  * Diffusers {@code TimestepEmbedding}: {@code linear_2(SiLU(linear_1(x)))}, used for the time embedding
@@ -24,6 +23,6 @@ public final class TimestepEmbedding {
      * @return {@code [B, out]}
      */
     public NDArray forward(NDArray sinusoid) {
-        return linear2.forward(Activation.swish(linear1.forward(sinusoid), 1f));
+        return linear2.forward(Silu.apply(linear1.forward(sinusoid)));
     }
 }

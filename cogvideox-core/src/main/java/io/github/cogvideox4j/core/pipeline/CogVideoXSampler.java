@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.pipeline;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -157,14 +158,14 @@ public final class CogVideoXSampler {
             // 3. initial latents x init_noise_sigma (1.0)
             NDArray latents = draw(noise, NoiseSource.Use.INITIAL_LATENTS, 0, latentShape, run);
             if (sched.initNoiseSigma() != 1.0) {
-                latents = latents.mul((float) sched.initNoiseSigma());
+                latents = EngineArrays.mul(latents, (float) sched.initNoiseSigma());
             }
             // 4. constant per-step inputs
             NDArray prompts = cfg ? NDArrays.concat(new NDList(request.negativePromptEmbeds(), request.promptEmbeds()))
                     : request.promptEmbeds();
             NDArray imageBatch = image == null ? null : cfg ? NDArrays.concat(new NDList(image, image)) : image;
             NDArray ofs = config.ofsEmbedDim() == null ? null
-                    : run.create(new float[] {(float) (request.ofs() == null ? DEFAULT_OFS : request.ofs())},
+                    : EngineArrays.create(run, new float[] {(float) (request.ofs() == null ? DEFAULT_OFS : request.ofs())},
                             new Shape(1));
             // 5. denoising loop
             NDArray old = null;
@@ -184,7 +185,7 @@ public final class CogVideoXSampler {
                     }
                     long[] tv = new long[Math.toIntExact(modelInput.getShape().get(0))];
                     Arrays.fill(tv, t);
-                    NDArray timestep = s.create(tv, new Shape(tv.length));
+                    NDArray timestep = EngineArrays.create(s, tv, new Shape(tv.length));
                     TransformerInput in = TransformerInput.of(modelInput, prompts, timestep);
                     if (ofs != null) {
                         in = in.withOfs(ofs);
@@ -200,7 +201,7 @@ public final class CogVideoXSampler {
                     if (cfg) {
                         NDList halves = noisePred.split(2, 0);
                         NDArray uncond = halves.get(0);
-                        guided = uncond.add(halves.get(1).sub(uncond).mul(s.create((float) g)));
+                        guided = uncond.add(halves.get(1).sub(uncond).mul(EngineArrays.scalar(s, (float) g, DataType.FLOAT32)));
                     }
                     SchedulerStep step;
                     if (sched instanceof CogVideoXDpmScheduler dpm) {
@@ -260,12 +261,12 @@ public final class CogVideoXSampler {
                 for (int i = 0; i < b; i++) {
                     NDArray row = moments.get(new NDIndex(i + ":" + (i + 1)));             // [1, 2C, 1, h, w]
                     NDList ml = row.split(2, 1);
-                    NDArray std = ml.get(1).clip(-30.0, 20.0).mul(s.create(0.5f)).exp();
+                    NDArray std = ml.get(1).clip(-30.0, 20.0).mul(EngineArrays.scalar(s, 0.5, DataType.FLOAT32)).exp();
                     NDArray z = draw(noise, NoiseSource.Use.IMAGE_LATENT_SAMPLE, i, new Shape(1, c, 1, h, w), s);
                     rows.add(ml.get(0).add(std.mul(z)));
                 }
                 first = NDArrays.concat(rows).transpose(0, 2, 1, 3, 4)                      // [B, 1, C, h, w]
-                        .mul(s.create((float) request.imageLatentFactor()));
+                        .mul(EngineArrays.scalar(s, (float) request.imageLatentFactor(), DataType.FLOAT32));
                 first.attach(run);
             }
         } else {

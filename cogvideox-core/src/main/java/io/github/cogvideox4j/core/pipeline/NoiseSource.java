@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.pipeline;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -58,7 +59,7 @@ public interface NoiseSource {
             for (int i = 0; i < v.length; i++) {
                 v[i] = (float) random.nextGaussian();
             }
-            return manager.create(v, shape);
+            return EngineArrays.create(manager, v, shape);
         };
     }
 }

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
@@ -56,7 +57,7 @@ public record CaptionDropout(double probability, Technique technique) {
             drop[i] = random.nextDouble() < probability ? 1f : 0f;
         }
         return Scopes.single(promptEmbeds.getManager(), m -> {
-            NDArray d = m.create(drop, new Shape(b, 1, 1));
+            NDArray d = EngineArrays.create(m, drop, new Shape(b, 1, 1));
             NDArray kept = promptEmbeds.mul(d.neg().add(1f));
             return technique == Technique.ZERO ? kept : kept.add(emptyPromptEmbeds.mul(d));
         }, promptEmbeds);

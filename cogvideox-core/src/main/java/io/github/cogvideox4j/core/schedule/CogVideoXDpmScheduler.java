@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -203,13 +204,13 @@ public final class CogVideoXDpmScheduler extends CogVideoXScheduler {
             for (int i = 0; i < n; i++) {
                 v[i] = random.nextGaussian();
             }
-            return manager.create(v, shape);
+            return EngineArrays.create(manager, v, shape);
         }
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
             v[i] = (float) random.nextGaussian();
         }
-        return manager.create(v, shape);
+        return EngineArrays.create(manager, v, shape);
     }
 
     /** log(sqrt(a / (1 - a))): -inf at a = 0, +inf at a = 1. */

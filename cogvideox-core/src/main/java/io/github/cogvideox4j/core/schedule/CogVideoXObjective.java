@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
@@ -180,7 +181,7 @@ public final class CogVideoXObjective {
             for (int i = 0; i < t.length; i++) {
                 weights[i] = scheduler.lossWeight(t[i]);
             }
-            NDArray wt = s.create(weights, new Shape(t.length, 1, 1, 1, 1));
+            NDArray wt = EngineArrays.create(s, weights, new Shape(t.length, 1, 1, 1, 1));
             NDArray weighted = wt.mul(pred.sub(x0).square());                               // float64
             NDArray perSample = weighted.reshape(b, -1).mean(new int[] {1});               // [B]
             NDArray loss = perSample.mean();

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -349,7 +350,7 @@ public abstract sealed class CogVideoXScheduler permits CogVideoXDdimScheduler, 
                 sa[i] = (float) Math.sqrt(a);
                 sb[i] = (float) Math.sqrt(1f - a);
             }
-            return new NDArray[] {scope.create(sa, coefShape), scope.create(sb, coefShape)};
+            return new NDArray[] {EngineArrays.create(scope, sa, coefShape), EngineArrays.create(scope, sb, coefShape)};
         }
         if (dt == DataType.FLOAT64) {
             double[] sa = new double[t.length];
@@ -359,7 +360,7 @@ public abstract sealed class CogVideoXScheduler permits CogVideoXDdimScheduler, 
                 sa[i] = Math.sqrt(a);
                 sb[i] = Math.sqrt(1 - a);
             }
-            return new NDArray[] {scope.create(sa, coefShape), scope.create(sb, coefShape)};
+            return new NDArray[] {EngineArrays.create(scope, sa, coefShape), EngineArrays.create(scope, sb, coefShape)};
         }
         throw new SchedulerException("samples must be FLOAT32 or FLOAT64, got " + dt);
     }
@@ -391,7 +392,7 @@ public abstract sealed class CogVideoXScheduler permits CogVideoXDdimScheduler, 
 
     /** A 0-dim coefficient in the dtype of {@code like} (a float64 value rounded as torch does). */
     static NDArray scalar(NDManager scope, double value, NDArray like) {
-        return like.getDataType() == DataType.FLOAT64 ? scope.create(value) : scope.create((float) value);
+        return EngineArrays.scalar(scope, value, like.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32);
     }
 
     void requireInferenceSteps() {

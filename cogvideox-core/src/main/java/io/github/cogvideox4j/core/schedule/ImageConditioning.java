@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.Scopes;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
@@ -103,7 +104,7 @@ public record ImageConditioning(double dropoutProbability, ImageLatentScale scal
             noise[i] = (float) random.nextGaussian();
         }
         NDManager owner = images.getManager();
-        return Scopes.single(owner, s -> images.add(s.create(noise, shape).mul(s.create(sigma, new Shape(dims)))),
+        return Scopes.single(owner, s -> images.add(EngineArrays.create(s, noise, shape).mul(EngineArrays.create(s, sigma, new Shape(dims)))),
                 images);
     }
 
@@ -133,7 +134,7 @@ public record ImageConditioning(double dropoutProbability, ImageLatentScale scal
             if (frames > 1) {
                 x = NDArrays.concat(new NDList(x, s.zeros(new Shape(b, frames - 1, c, h, w))), 1);
             }
-            return x.mul(s.create(keep, new Shape(b, 1, 1, 1, 1)));
+            return x.mul(EngineArrays.create(s, keep, new Shape(b, 1, 1, 1, 1)));
         }, encoded);
     }
 }

@@ -1,6 +1,8 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 
 /**
  * How image-to-video conditioning latents are scaled (SPEC 5.4 caveat). Every LoRA trainer multiplies the image
@@ -44,7 +46,7 @@ public enum ImageLatentScale {
      * @return the scaled latents, a new array in the manager of {@code latents}
      */
     public NDArray apply(NDArray latents, double scalingFactor) {
-        try (NDArray f = latents.getManager().create((float) factor(scalingFactor))) {
+        try (NDArray f = EngineArrays.scalar(latents.getManager(), factor(scalingFactor), DataType.FLOAT32)) {
             return latents.mul(f);
         }
     }

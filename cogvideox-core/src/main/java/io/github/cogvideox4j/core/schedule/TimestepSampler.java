@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.schedule;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -61,6 +62,6 @@ public final class TimestepSampler {
      * @return {@code [B]} INT64 timesteps, owned by {@code manager}
      */
     public NDArray next(int batch, NDManager manager) {
-        return manager.create(nextValues(batch), new Shape(batch));
+        return EngineArrays.create(manager, nextValues(batch), new Shape(batch));
     }
 }

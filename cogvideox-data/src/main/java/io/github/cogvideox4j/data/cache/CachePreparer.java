@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.data.cache;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -12,7 +13,6 @@ import io.github.cogvideox4j.data.media.MediaInfo;
 import io.github.cogvideox4j.data.media.ProbeCache;
 import io.github.cogvideox4j.data.media.ResizeMode;
 import java.io.IOException;
-import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Objects;
@@ -113,7 +113,7 @@ public final class CachePreparer {
             if (options.imageToVideo()) {
                 NDArray image = conditioningImage(entry, clip, bucket, random, scratch);
                 double s = Math.exp(options.imageNoiseMean() + options.imageNoiseStd() * random.nextGaussian());
-                NDArray noisy = image.add(gaussian(image.getShape(), random, scratch).mul((float) s));
+                NDArray noisy = image.add(EngineArrays.mul(gaussian(image.getShape(), random, scratch), s));
                 imageMoments = Optional.of(vae.encodeMoments(noisy, scratch));
                 sigma = OptionalDouble.of(s);
             }
@@ -149,6 +149,6 @@ public final class CachePreparer {
         for (int i = 0; i < v.length; i++) {
             v[i] = (float) random.nextGaussian();
         }
-        return manager.create(FloatBuffer.wrap(v), shape);
+        return EngineArrays.create(manager, v, shape);
     }
 }

@@ -1,12 +1,12 @@
 package io.github.cogvideox4j.data.cache;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.common.base.Preconditions;
-import java.nio.FloatBuffer;
 import java.util.Objects;
 import java.util.random.RandomGenerator;
 
@@ -48,8 +48,8 @@ public final class VaeMoments {
             NDArray m = moments.toType(DataType.FLOAT32, true);
             NDArray mean = m.get(new NDIndex("0:{}", c));
             NDArray logvar = m.get(new NDIndex("{}:", c)).clip(-30f, 20f);
-            NDArray noise = scratch.create(FloatBuffer.wrap(eps), half);
-            NDArray z = mean.add(logvar.mul(0.5f).exp().mul(noise)).mul(scalingFactor);
+            NDArray noise = EngineArrays.create(scratch, eps, half);
+            NDArray z = EngineArrays.mul(mean.add(EngineArrays.mul(logvar, 0.5).exp().mul(noise)), scalingFactor);
             z.attach(manager);
             return z;
         }
@@ -68,7 +68,7 @@ public final class VaeMoments {
         try (NDManager scratch = manager.newSubManager()) {
             moments.tempAttach(scratch);
             NDArray m = moments.toType(DataType.FLOAT32, true);
-            NDArray z = m.get(new NDIndex("0:{}", c)).mul(scalingFactor);
+            NDArray z = EngineArrays.mul(m.get(new NDIndex("0:{}", c)), scalingFactor);
             z.attach(manager);
             return z;
         }

@@ -1,12 +1,12 @@
 package io.github.cogvideox4j.data.media;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.google.common.base.Preconditions;
 import io.github.cogvideox4j.data.Bucket;
 import java.io.IOException;
-import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -51,7 +51,7 @@ public final class ClipDecoder {
             RandomGenerator random, NDManager manager) throws IOException {
         Objects.requireNonNull(manager, "manager");
         float[] pixels = decodeFloats(file, info, frameIndices, bucket, mode, random);
-        return manager.create(FloatBuffer.wrap(pixels),
+        return EngineArrays.create(manager, pixels,
                 new Shape(frameIndices.length, 3, bucket.height(), bucket.width()));
     }
 

@@ -170,6 +170,9 @@ public final class CogVideoXObjective {
             if (input.rotaryCos() != null) {
                 ti = ti.withRotaryEmbedding(input.rotaryCos(), input.rotarySin());
             }
+            if (input.sincosAtUntrainedSize()) {
+                ti = ti.withSincosAtUntrainedSize();
+            }
             NDArray modelOutput = model.forward(ti);
             if (modelOutput.getDataType() != DataType.FLOAT32) {
                 modelOutput = modelOutput.toType(DataType.FLOAT32, false);

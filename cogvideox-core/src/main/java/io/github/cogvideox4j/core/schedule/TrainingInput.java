@@ -34,6 +34,8 @@ import com.google.common.base.Preconditions;
  * @param ofs {@code [1]} or {@code [B]} or {@code null}
  * @param rotaryCos {@code [N, head_dim]} or {@code null}
  * @param rotarySin {@code [N, head_dim]} or {@code null}
+ * @param sincosAtUntrainedSize passed to {@link io.github.cogvideox4j.core.model.TransformerInput}: 5b-I2V at a size
+ *     its learned positional table does not cover uses the 3D sincos table (a documented departure, for buckets)
  */
 public record TrainingInput(
         NDArray latents,
@@ -43,7 +45,8 @@ public record TrainingInput(
         NDArray imageLatents,
         NDArray ofs,
         NDArray rotaryCos,
-        NDArray rotarySin) {
+        NDArray rotarySin,
+        boolean sincosAtUntrainedSize) {
 
     /** Checks that the four required arrays are present and the RoPE table comes as a pair. */
     public TrainingInput {
@@ -63,7 +66,7 @@ public record TrainingInput(
      * @return a text-to-video input without OFS and with the model-built RoPE table
      */
     public static TrainingInput of(NDArray latents, NDArray promptEmbeds, NDArray timesteps, NDArray noise) {
-        return new TrainingInput(latents, promptEmbeds, timesteps, noise, null, null, null, null);
+        return new TrainingInput(latents, promptEmbeds, timesteps, noise, null, null, null, null, false);
     }
 
     /**
@@ -71,7 +74,8 @@ public record TrainingInput(
      * @return a copy with image latents
      */
     public TrainingInput withImageLatents(NDArray image) {
-        return new TrainingInput(latents, promptEmbeds, timesteps, noise, image, ofs, rotaryCos, rotarySin);
+        return new TrainingInput(latents, promptEmbeds, timesteps, noise, image, ofs, rotaryCos, rotarySin,
+                sincosAtUntrainedSize);
     }
 
     /**
@@ -80,7 +84,7 @@ public record TrainingInput(
      */
     public TrainingInput withOfs(NDArray ofsValue) {
         return new TrainingInput(latents, promptEmbeds, timesteps, noise, imageLatents, ofsValue, rotaryCos,
-                rotarySin);
+                rotarySin, sincosAtUntrainedSize);
     }
 
     /**
@@ -89,6 +93,18 @@ public record TrainingInput(
      * @return a copy with an explicit RoPE table
      */
     public TrainingInput withRotaryEmbedding(NDArray cos, NDArray sin) {
-        return new TrainingInput(latents, promptEmbeds, timesteps, noise, imageLatents, ofs, cos, sin);
+        return new TrainingInput(latents, promptEmbeds, timesteps, noise, imageLatents, ofs, cos, sin,
+                sincosAtUntrainedSize);
+    }
+
+    /**
+     * Opts into the 3D sincos positional table where 5b-I2V's learned table does not cover the latent size (see
+     * {@link io.github.cogvideox4j.core.model.TransformerInput#withSincosAtUntrainedSize()}).
+     *
+     * @return a copy with the opt-in set
+     */
+    public TrainingInput withSincosAtUntrainedSize() {
+        return new TrainingInput(latents, promptEmbeds, timesteps, noise, imageLatents, ofs, rotaryCos, rotarySin,
+                true);
     }
 }

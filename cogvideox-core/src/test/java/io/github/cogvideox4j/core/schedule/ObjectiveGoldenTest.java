@@ -82,7 +82,7 @@ class ObjectiveGoldenTest {
             assertThat(unpadded.getShape().get(1)).isEqualTo(5);
             // image latents given as the full padded tensor, then as the first frame only (zero-padded here)
             TrainingInput full = new TrainingInput(unpadded, stored.promptEmbeds(), stored.timesteps(),
-                    stored.noise(), stored.imageLatents(), stored.ofs(), stored.rotaryCos(), stored.rotarySin());
+                    stored.noise(), stored.imageLatents(), stored.ofs(), stored.rotaryCos(), stored.rotarySin(), false);
             TrainingInput firstFrame = full.withImageLatents(stored.imageLatents().get(new NDIndex(":, 0:1")));
             check("i2v_15 padded by objective", objective.evaluate(model, full), s);
             check("i2v_15 padded by objective, first image frame", objective.evaluate(model, firstFrame), s);

@@ -114,6 +114,23 @@ class ObjectiveTest {
     }
 
     @Test
+    void trainsFiveBI2vAtAnUntrainedSizeOnlyWithTheSincosOptIn() {
+        try (NDManager m = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.random(
+                        CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B_I2V), m, 3)) {
+            SplittableRandom r = new SplittableRandom(4);
+            // the tiny 5b-I2V table covers 8x12 latents; 8x16 is a bucket it does not cover
+            TrainingInput in = TrainingInput.of(randn(m, r, 1, 3, 4, 8, 16), randn(m, r, 1, 8, 32),
+                    m.create(new long[] {500}, new Shape(1)), randn(m, r, 1, 3, 4, 8, 16))
+                    .withImageLatents(randn(m, r, 1, 1, 4, 8, 16));
+            assertThatThrownBy(() -> CogVideoXObjective.of(SCHEDULER).loss(model, in))
+                    .hasMessageContaining("withSincosAtUntrainedSize");
+            NDArray loss = CogVideoXObjective.of(SCHEDULER).loss(model, in.withSincosAtUntrainedSize());
+            assertThat(Double.isFinite(loss.getDouble())).isTrue();
+        }
+    }
+
+    @Test
     void refusesImageLatentsWhoseShapeDoesNotMatchTheLatents() {
         try (NDManager m = NDManager.newBaseManager();
                 CogVideoXTransformer model = CogVideoXTransformer.random(

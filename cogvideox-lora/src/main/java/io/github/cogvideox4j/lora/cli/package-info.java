@@ -1,6 +1,7 @@
 /**
  * The command-line entry point ({@link io.github.cogvideox4j.lora.cli.CogVideoXCli}): the README's main job
- * ({@code demo}) and, later, training and LoRA tools. Console-only dependencies (picocli, logback) are optional
- * dependencies of this module, so library users do not inherit them.
+ * ({@code demo}), the LoRA file tools ({@code lora inspect}, {@code lora convert}, {@code lora merge}) and, later,
+ * training. Console-only dependencies (picocli, logback) are optional dependencies of this module, so library users
+ * do not inherit them.
  */
 package io.github.cogvideox4j.lora.cli;

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.lora;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.base.Preconditions.checkState;
@@ -114,7 +115,7 @@ public final class LoraAdapter implements AutoCloseable {
                 for (int i = 0; i < a.length; i++) {
                     a[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
                 }
-                NDArray loraA = own.create(a, new Shape(config.rank(), in));
+                NDArray loraA = EngineArrays.create(own, a, new Shape(config.rank(), in));
                 NDArray loraB = own.zeros(new Shape(out, config.rank()), DataType.FLOAT32);
                 loraA.setName(LoraKeys.diffusersKey(module, true));
                 loraB.setName(LoraKeys.diffusersKey(module, false));

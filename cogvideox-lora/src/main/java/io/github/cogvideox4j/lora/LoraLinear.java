@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.lora;
 
+import io.github.cogvideox4j.core.EngineArrays;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -80,7 +81,7 @@ public final class LoraLinear implements LinearAdapter {
         }
         NDArray down = Linear.linear(in, loraA).singletonOrThrow();                      // [..., r]
         NDArray up = Linear.linear(down, loraB).singletonOrThrow();                      // [..., out]
-        NDArray out = up.mul(scaling);
+        NDArray out = EngineArrays.mul(up, scaling); // engine-owned scalar: autograd keeps it (EngineArrays)
         return out.getDataType() == type ? out : out.toType(type, false);
     }
 

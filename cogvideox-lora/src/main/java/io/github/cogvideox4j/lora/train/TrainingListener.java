@@ -1,0 +1,37 @@
+package io.github.cogvideox4j.lora.train;
+
+import java.nio.file.Path;
+
+/**
+ * Receives the events of a fine-tuning run. All methods have empty defaults; implement what you need. Listeners are
+ * called on the training thread, in registration order; an exception from a listener is logged and does not stop
+ * training.
+ */
+public interface TrainingListener {
+    /**
+     * @param start the run's first step, total steps and output folder
+     */
+    default void onStart(TrainingStart start) {}
+
+    /**
+     * @param result what the step did
+     */
+    default void onStep(StepResult result) {}
+
+    /**
+     * @param step the step the checkpoint holds
+     * @param dir the checkpoint folder
+     */
+    default void onCheckpoint(long step, Path dir) {}
+
+    /**
+     * @param step the step after which validation ran
+     * @param loss the held-out loss at fixed seeds and timesteps
+     */
+    default void onValidation(long step, double loss) {}
+
+    /**
+     * @param lastStep the last step run
+     */
+    default void onEnd(long lastStep) {}
+}

@@ -96,6 +96,47 @@ public final class CogVideoXObjective {
      * @throws SchedulerException see {@link #loss}
      */
     public ObjectiveResult evaluate(CogVideoXTransformer model, TrainingInput input) {
+        Checked c = check(model, input);
+        NDList out = Scopes.run(c.latents().getManager(), s -> {
+            Prepared p = prepare(s, model, input, c);
+            NDArray modelOutput = model.forward(p.modelInput());
+            if (modelOutput.getDataType() != DataType.FLOAT32) {
+                modelOutput = modelOutput.toType(DataType.FLOAT32, false);
+            }
+            NDList l = lossOf(s, modelOutput, p, c);
+            return new NDList(l.get(0), l.get(1), p.modelInput().hiddenStates(), modelOutput, l.get(2), p.x0());
+        }, c.latents(), input.noise(), input.imageLatents());
+        return new ObjectiveResult(out.get(0), out.get(1), out.get(2), out.get(3), out.get(4), out.get(5));
+    }
+
+    /**
+     * The loss of {@link #loss} and its backward in one call, with activation checkpointing per transformer block
+     * ({@link CogVideoXTransformer#forwardBackwardWithRecompute}): gradients accumulate into the model's parameters
+     * (and LoRA parameters) exactly as {@code gc.backward(loss(model, input))} would leave them, with the memory of
+     * one block's activations. Call it outside any {@code GradientCollector}: it opens its own, one at a time.
+     *
+     * @param model the transformer
+     * @param input the inputs, every random draw explicit
+     * @return the 0-dim FLOAT64 loss, detached, in the manager of {@code input.latents()}
+     * @throws SchedulerException see {@link #loss}
+     */
+    public NDArray lossAndBackward(CogVideoXTransformer model, TrainingInput input) {
+        Checked c = check(model, input);
+        return Scopes.single(c.latents().getManager(), s -> {
+            Prepared p = prepare(s, model, input, c);
+            return model.forwardBackwardWithRecompute(p.modelInput(), out -> lossOf(out.getManager(),
+                    out.getDataType() == DataType.FLOAT32 ? out : out.toType(DataType.FLOAT32, false), p, c).get(0));
+        }, c.latents(), input.noise(), input.imageLatents());
+    }
+
+    /** The validated shapes and timesteps of an input. */
+    private record Checked(NDArray latents, long b, long f, long c, long h, long w, int[] t, long pad, long fp,
+            NDArray image) {}
+
+    /** The prepared model input and what the loss needs besides the model output. */
+    private record Prepared(TransformerInput modelInput, NDArray noisy, NDArray x0) {}
+
+    private Checked check(CogVideoXTransformer model, TrainingInput input) {
         Preconditions.checkNotNull(model, "model");
         Preconditions.checkNotNull(input, "input");
         CogVideoXConfig config = model.config();
@@ -148,48 +189,52 @@ public final class CogVideoXObjective {
                 throw new SchedulerException("image latents must be FLOAT32, got " + image.getDataType());
             }
         }
-        NDManager owner = latents.getManager();
-        NDList out = Scopes.run(owner, s -> {
-            NDArray x0 = pad > 0
-                    ? NDArrays.concat(new NDList(latents.get(new NDIndex(":, 0:1")).repeat(1, pad), latents), 1)
-                    : latents.duplicate();                                                    // [B, Fp, C, h, w]
-            // 2. forward process
-            NDArray noisy = scheduler.addNoise(x0, input.noise(), input.timesteps());
-            // 3. image channels after add_noise
-            NDArray modelInput = noisy;
-            if (image != null) {
-                NDArray img = image.getShape().get(1) == fp ? image
-                        : NDArrays.concat(new NDList(image, s.zeros(new Shape(b, fp - 1, c, h, w))), 1);
-                modelInput = NDArrays.concat(new NDList(noisy, img), 2);                     // [B, Fp, 2C, h, w]
-            }
-            // 4. model
-            TransformerInput ti = TransformerInput.of(modelInput, input.promptEmbeds(), input.timesteps());
-            if (input.ofs() != null) {
-                ti = ti.withOfs(input.ofs());
-            }
-            if (input.rotaryCos() != null) {
-                ti = ti.withRotaryEmbedding(input.rotaryCos(), input.rotarySin());
-            }
-            if (input.sincosAtUntrainedSize()) {
-                ti = ti.withSincosAtUntrainedSize();
-            }
-            NDArray modelOutput = model.forward(ti);
-            if (modelOutput.getDataType() != DataType.FLOAT32) {
-                modelOutput = modelOutput.toType(DataType.FLOAT32, false);
-            }
-            // 5. x0 estimate
-            NDArray pred = scheduler.getVelocity(modelOutput, noisy, input.timesteps());
-            // 6. float64 weighted MSE per sample, then the batch mean
-            double[] weights = new double[t.length];
-            for (int i = 0; i < t.length; i++) {
-                weights[i] = scheduler.lossWeight(t[i]);
-            }
-            NDArray wt = EngineArrays.create(s, weights, new Shape(t.length, 1, 1, 1, 1));
-            NDArray weighted = wt.mul(pred.sub(x0).square());                               // float64
-            NDArray perSample = weighted.reshape(b, -1).mean(new int[] {1});               // [B]
-            NDArray loss = perSample.mean();
-            return new NDList(loss, perSample, modelInput, modelOutput, pred, x0);
-        }, latents, input.noise(), image);
-        return new ObjectiveResult(out.get(0), out.get(1), out.get(2), out.get(3), out.get(4), out.get(5));
+        return new Checked(latents, b, f, c, h, w, t, pad, fp, image);
+    }
+
+    /** Steps 1-3: frame padding, forward noising, image channels; the model input with OFS and RoPE. */
+    private Prepared prepare(NDManager s, CogVideoXTransformer model, TrainingInput input, Checked k) {
+        NDArray latents = k.latents();
+        NDArray image = k.image();
+        // 1. CogVideoX1.5 frame padding (official rule: prepend copies of latent frame 0)
+        NDArray x0 = k.pad() > 0
+                ? NDArrays.concat(new NDList(latents.get(new NDIndex(":, 0:1")).repeat(1, k.pad()), latents), 1)
+                : latents.duplicate();                                                        // [B, Fp, C, h, w]
+        // 2. forward process
+        NDArray noisy = scheduler.addNoise(x0, input.noise(), input.timesteps());
+        // 3. image channels after add_noise
+        NDArray modelInput = noisy;
+        if (image != null) {
+            NDArray img = image.getShape().get(1) == k.fp() ? image
+                    : NDArrays.concat(new NDList(image, s.zeros(new Shape(k.b(), k.fp() - 1, k.c(), k.h(), k.w()))),
+                            1);
+            modelInput = NDArrays.concat(new NDList(noisy, img), 2);                         // [B, Fp, 2C, h, w]
+        }
+        TransformerInput ti = TransformerInput.of(modelInput, input.promptEmbeds(), input.timesteps());
+        if (input.ofs() != null) {
+            ti = ti.withOfs(input.ofs());
+        }
+        if (input.rotaryCos() != null) {
+            ti = ti.withRotaryEmbedding(input.rotaryCos(), input.rotarySin());
+        }
+        if (input.sincosAtUntrainedSize()) {
+            ti = ti.withSincosAtUntrainedSize();
+        }
+        return new Prepared(ti, noisy, x0);
+    }
+
+    /** Steps 5-6: the x0 estimate and the float64 weighted MSE: {@code [loss, perSample [B], x0_hat]}. */
+    private NDList lossOf(NDManager s, NDArray modelOutput, Prepared p, Checked k) {
+        // 5. x0 estimate
+        NDArray pred = scheduler.getVelocity(modelOutput, p.noisy(), p.modelInput().timestep());
+        // 6. float64 weighted MSE per sample, then the batch mean
+        double[] weights = new double[k.t().length];
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = scheduler.lossWeight(k.t()[i]);
+        }
+        NDArray wt = EngineArrays.create(s, weights, new Shape(weights.length, 1, 1, 1, 1));
+        NDArray weighted = wt.mul(pred.sub(p.x0()).square());                                 // float64
+        NDArray perSample = weighted.reshape(k.b(), -1).mean(new int[] {1});                 // [B]
+        return new NDList(perSample.mean(), perSample, pred);
     }
 }

@@ -478,13 +478,34 @@ public final class CogVideoXTransformer implements AutoCloseable {
                             }
                         }
                     }
-                    // 5. Through the stem's recorded graph into the embeddings and the inputs
-                    try (GradientCollector gc = engine.newGradientCollector()) {
-                        gc.backward(stem.video().mul(gradV).sum().add(stem.text().mul(gradC).sum())
-                                .add(stem.emb().mul(gradEmb).sum()));
+                    // 5. Through the stem's recorded graph into the embeddings and the inputs, if anything there
+                    //    records (with a frozen base and inputs without gradients, e.g. LoRA, nothing does)
+                    if (stemRecords(in)) {
+                        try (GradientCollector gc = engine.newGradientCollector()) {
+                            gc.backward(stem.video().mul(gradV).sum().add(stem.text().mul(gradC).sum())
+                                    .add(stem.emb().mul(gradEmb).sum()));
+                        }
                     }
                     return new NDList(loss.stopGradient());
                 }, in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs()).singletonOrThrow();
+    }
+
+    /**
+     * Whether the stem (time/OFS embedding, patch embedding) records a graph: DJL's {@code hasGradient()} is false for
+     * every non-leaf array, so ask the leaves.
+     */
+    private boolean stemRecords(TransformerInput in) {
+        if (in.hiddenStates().hasGradient() || in.encoderHiddenStates().hasGradient()) {
+            return true;
+        }
+        for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
+            String name = p.getKey();
+            if ((name.startsWith("patch_embed.") || name.startsWith("time_embedding.")
+                    || name.startsWith("ofs_embedding.")) && p.getValue().hasGradient()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** What the blocks need: the conditioning, the two token streams and the RoPE table (or nulls). */

@@ -1,0 +1,521 @@
+package io.github.cogvideox4j.lora.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.google.common.base.Preconditions;
+import io.github.cogvideox4j.core.CogVideoXException;
+import io.github.cogvideox4j.core.EngineArrays;
+import io.github.cogvideox4j.core.config.CogVideoXConfig;
+import io.github.cogvideox4j.core.embed.RopeGrid;
+import io.github.cogvideox4j.core.embed.RotaryPositionalEmbedding3d;
+import io.github.cogvideox4j.core.model.CogVideoXTransformer;
+import io.github.cogvideox4j.core.schedule.CogVideoXObjective;
+import io.github.cogvideox4j.core.schedule.CogVideoXScheduler;
+import io.github.cogvideox4j.core.schedule.TrainingInput;
+import io.github.cogvideox4j.data.loader.Batch;
+import io.github.cogvideox4j.lora.LoraAdapter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Fine-tunes a CogVideoX transformer: LoRA (a {@link LoraAdapter} injected into the model, base frozen) or full
+ * (every parameter). {@link #step(Batch...)} is one optimizer step, short enough to read and copy:
+ *
+ * <ol>
+ *   <li>draw timesteps, noise and dropout coins from seeded streams derived from (seed, stream, step) — so a resumed
+ *       run draws exactly what the uninterrupted one would have (DJL cannot save the engine's generator);</li>
+ *   <li>build the {@link TrainingInput} (RoPE per bucket with the pipeline's rule, or the Diffusers scripts'
+ *       480x720-base rule; OFS for 1.5-I2V; image latents for I2V);</li>
+ *   <li>loss and backward through {@link CogVideoXObjective} (with activation checkpointing when enabled), summed
+ *       over gradient-accumulation micro-batches and averaged;</li>
+ *   <li>global-norm clipping; a non-finite loss or gradient skips the update or stops the run, as configured;</li>
+ *   <li>{@link AdamW} at the schedule's learning rate (it clears the gradients);</li>
+ *   <li>a {@link StepResult} to the listeners.</li>
+ * </ol>
+ * Every temporary of a step lives in a sub-manager closed at the end of the step.
+ *
+ * <p>Thread safety: not thread-safe; confine to one thread (DJL allows one gradient collector per process).
+ */
+public final class FineTuner implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(FineTuner.class);
+
+    /** What to do when a step's loss or gradient norm is NaN or infinite. */
+    public enum NonFinitePolicy {
+        /** Clear the gradients, skip the update, report the step and its samples, go on. */
+        SKIP,
+        /** Clear the gradients and throw {@link NonFiniteException}; nothing non-finite reaches the weights. */
+        STOP
+    }
+
+    /** How the RoPE table of a batch is built. */
+    public enum RopeRule {
+        /** As the inference pipelines build it for the batch's latent size (the seed's RoPE fix; the default). */
+        PIPELINE,
+        /** As the Diffusers training scripts build it: 1.0 crop-region grid against a hard-coded 480x720 base. */
+        DIFFUSERS_480X720
+    }
+
+    private static final long STREAM_TIMESTEPS = 1;
+    private static final long STREAM_NOISE = 2;
+    private static final long STREAM_IMAGE_DROPOUT = 3;
+    private static final long STREAM_CAPTION_DROPOUT = 4;
+
+    private final CogVideoXTransformer model;
+    private final LoraAdapter lora;
+    private final Map<String, NDArray> trainable;
+    private final CogVideoXObjective objective;
+    private final AdamW optimizer;
+    private final LearningRateSchedule schedule;
+    private final double maxGradNorm;
+    private final long seed;
+    private final NonFinitePolicy nonFinitePolicy;
+    private final boolean gradientCheckpointing;
+    private final Float ofs;
+    private final RopeRule ropeRule;
+    private final double imageLatentDropout;
+    private final double captionDropout;
+    private final boolean sincosAtUntrainedSize;
+    private final List<TrainingListener> listeners;
+    private final NDManager manager;
+    private long completedSteps;
+    private int epoch;
+
+    private FineTuner(Builder b) {
+        this.model = b.model;
+        this.lora = b.lora;
+        this.objective = CogVideoXObjective.of(b.scheduler);
+        this.optimizer = b.optimizer != null ? b.optimizer : AdamW.builder().build();
+        this.schedule = b.schedule != null ? b.schedule : LearningRateSchedule.constant(optimizer.learningRate());
+        this.maxGradNorm = b.maxGradNorm;
+        this.seed = b.seed;
+        this.nonFinitePolicy = b.nonFinitePolicy;
+        this.gradientCheckpointing = b.gradientCheckpointing;
+        this.ropeRule = b.ropeRule;
+        this.imageLatentDropout = b.imageLatentDropout;
+        this.captionDropout = b.captionDropout;
+        this.sincosAtUntrainedSize = b.sincosAtUntrainedSize;
+        this.listeners = List.copyOf(b.listeners);
+        CogVideoXConfig config = model.config();
+        this.ofs = config.ofsEmbedDim() == null ? null : (float) b.ofs;
+        if (lora != null) {
+            model.setRequiresGradient(false);
+            this.trainable = lora.namedParameters();
+        } else {
+            model.setRequiresGradient(true);
+            this.trainable = model.namedParameters();
+        }
+        this.manager = NDManager.newBaseManager();
+    }
+
+    /**
+     * @param model the transformer to fine-tune
+     * @param scheduler the noise schedule of the objective (the model's {@code scheduler_config.json})
+     * @return a builder; LoRA when {@link Builder#lora} is set, full fine-tune otherwise
+     */
+    public static Builder builder(CogVideoXTransformer model, CogVideoXScheduler scheduler) {
+        return new Builder(model, scheduler);
+    }
+
+    /** @return the trainable parameters (LoRA A/B under the exported keys, or every model parameter) */
+    public Map<String, NDArray> trainable() {
+        return trainable;
+    }
+
+    /** @return the optimizer (its state is what a checkpoint saves) */
+    public AdamW optimizer() {
+        return optimizer;
+    }
+
+    /** @return the model being trained */
+    public CogVideoXTransformer model() {
+        return model;
+    }
+
+    /** @return the LoRA adapter, or {@code null} for a full fine-tune */
+    public LoraAdapter lora() {
+        return lora;
+    }
+
+    /** @return steps completed so far (the next step is {@code completedSteps() + 1}) */
+    public long completedSteps() {
+        return completedSteps;
+    }
+
+    /** @return the seed of the step streams */
+    public long seed() {
+        return seed;
+    }
+
+    /**
+     * Continues a run: the next step is {@code steps + 1}, with the epoch the sampler is in. Restore the weights and
+     * the optimizer state first (see {@code TrainingRun}).
+     *
+     * @param steps steps already completed
+     * @param currentEpoch the epoch of the next step
+     */
+    public void resumeAt(long steps, int currentEpoch) {
+        Preconditions.checkArgument(steps >= 0, "steps must be >= 0, got %s", steps);
+        this.completedSteps = steps;
+        this.epoch = currentEpoch;
+    }
+
+    /**
+     * @param currentEpoch the epoch the next steps belong to (reported in {@link StepResult})
+     */
+    public void setEpoch(int currentEpoch) {
+        this.epoch = currentEpoch;
+    }
+
+    /**
+     * One optimizer step over one or more micro-batches (gradient accumulation): every random draw comes from the
+     * step streams. The batches stay owned by the caller.
+     *
+     * @param microBatches batches of one bucket each (they may differ between micro-batches)
+     * @return what the step did
+     * @throws NonFiniteException under {@link NonFinitePolicy#STOP} when the loss or gradient is not finite
+     */
+    public StepResult step(Batch... microBatches) {
+        Preconditions.checkArgument(microBatches.length > 0, "at least one batch");
+        long stepNo = completedSteps + 1;
+        try (NDManager s = manager.newSubManager()) {
+            List<TrainingInput> inputs = new ArrayList<>();
+            List<String> sources = new ArrayList<>();
+            for (int i = 0; i < microBatches.length; i++) {
+                inputs.add(inputFor(microBatches[i], stepNo, i, s));
+                sources.addAll(microBatches[i].sources());
+            }
+            return step(inputs, bucketName(microBatches[0]), sources);
+        }
+    }
+
+    /**
+     * One optimizer step over explicit inputs (every draw given: the research-loop form the golden tests use).
+     *
+     * @param microInputs the micro-batches of the step, each a complete objective input
+     * @param bucket a label for the listeners
+     * @param sources the samples of the step, named when a non-finite value is reported
+     * @return what the step did
+     * @throws NonFiniteException under {@link NonFinitePolicy#STOP} when the loss or gradient is not finite
+     */
+    public StepResult step(List<TrainingInput> microInputs, String bucket, List<String> sources) {
+        Preconditions.checkArgument(!microInputs.isEmpty(), "at least one input");
+        long start = System.nanoTime();
+        long stepNo = completedSteps + 1;
+        // 1. learning rate of this step (LambdaLR counts from 0)
+        double lr = schedule.learningRate(completedSteps);
+        optimizer.setLearningRate(lr);
+        // 2. loss and backward per micro-batch; gradients add up in the parameters
+        double lossSum = 0;
+        for (TrainingInput in : microInputs) {
+            NDArray loss;
+            if (gradientCheckpointing) {
+                loss = objective.lossAndBackward(model, in);
+            } else {
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    loss = objective.loss(model, in);
+                    gc.backward(loss);
+                }
+            }
+            lossSum += loss.getDouble();
+            loss.close();
+        }
+        double lossValue = lossSum / microInputs.size();
+        if (microInputs.size() > 1) {
+            scaleGradients(1.0 / microInputs.size());
+        }
+        // 3. clipping (returns the pre-clip norm), non-finite guard
+        double gradNorm = maxGradNorm > 0 ? GradientClipper.clipGlobalNorm(trainable.values(), maxGradNorm)
+                : GradientClipper.globalNorm(trainable.values());
+        boolean skipped = false;
+        if (!Double.isFinite(lossValue) || !Double.isFinite(gradNorm)) {
+            trainable.values().forEach(Gradients::clear);
+            String what = "step " + stepNo + ": loss " + lossValue + ", gradient norm " + gradNorm + " (samples "
+                    + sources + ")";
+            if (nonFinitePolicy == NonFinitePolicy.STOP) {
+                throw new NonFiniteException(stepNo, sources, what + "; the update was not applied");
+            }
+            LOG.warn("non-finite {}; update skipped", what);
+            skipped = true;
+        } else {
+            // 4. AdamW (decoupled weight decay, bias correction); clears the gradients
+            optimizer.step(trainable);
+        }
+        completedSteps = stepNo;
+        StepResult result = new StepResult(stepNo, epoch, lossValue, lr, gradNorm, skipped, bucket,
+                (System.nanoTime() - start) / 1_000_000);
+        for (TrainingListener l : listeners) {
+            try {
+                l.onStep(result);
+            } catch (RuntimeException e) {
+                LOG.warn("listener {} failed on step {}", l.getClass().getSimpleName(), stepNo, e);
+            }
+        }
+        return result;
+    }
+
+    private void scaleGradients(double factor) {
+        try (NDManager s = manager.newSubManager()) {
+            for (NDArray p : trainable.values()) {
+                Gradients.of(p, s).muli((float) factor);
+            }
+        }
+    }
+
+    /** The objective input of a batch: timesteps, noise, dropout from the streams of (seed, step, micro-batch). */
+    private TrainingInput inputFor(Batch batch, long stepNo, int micro, NDManager s) {
+        CogVideoXConfig config = model.config();
+        NDArray latents = batch.latents();                                                   // [B, F, C, h, w]
+        Shape shape = latents.getShape();
+        int b = (int) shape.get(0);
+        long f = shape.get(1);
+        int pt = config.patchSizeT() == null ? 1 : config.patchSizeT();
+        long fp = f + (pt - f % pt) % pt;                                                    // padded frame count
+        // 1. timesteps ~ U{0..num_train_timesteps-1}, noise ~ N(0, I) at the padded frame count
+        SplittableRandom tRandom = stream(STREAM_TIMESTEPS, stepNo, micro);
+        long[] t = new long[b];
+        int numTrain = objective.scheduler().config().numTrainTimesteps();
+        for (int i = 0; i < b; i++) {
+            t[i] = tRandom.nextInt(numTrain);
+        }
+        Shape noiseShape = new Shape(b, fp, shape.get(2), shape.get(3), shape.get(4));
+        float[] noise = gaussian(stream(STREAM_NOISE, stepNo, micro), noiseShape.size());
+        NDArray prompt = batch.promptEmbeddings();
+        // 2. caption dropout: a sample's prompt embedding becomes zeros with the configured probability
+        if (captionDropout > 0) {
+            prompt = prompt.mul(keepMask(stream(STREAM_CAPTION_DROPOUT, stepNo, micro), b, captionDropout, s,
+                    new Shape(b, 1, 1)));
+        }
+        TrainingInput in = TrainingInput.of(latents, prompt, EngineArrays.create(s, t, new Shape(b)),
+                EngineArrays.create(s, noise, noiseShape));
+        // 3. image-to-video: the first-frame image latents, dropped per sample with the configured probability
+        if (config.isImageToVideo()) {
+            NDArray image = batch.imageLatents().orElseThrow(() -> new CogVideoXException(config.variant()
+                    + " is an image-to-video model, but the batch of " + batch.sources() + " has no image latents"));
+            if (imageLatentDropout > 0) {
+                image = image.mul(keepMask(stream(STREAM_IMAGE_DROPOUT, stepNo, micro), b, imageLatentDropout, s,
+                        new Shape(b, 1, 1, 1, 1)));
+            }
+            in = in.withImageLatents(image);
+        }
+        // 4. OFS (1.5-I2V), the RoPE rule, the 5b-I2V bucket opt-in
+        if (ofs != null) {
+            in = in.withOfs(EngineArrays.create(s, new float[] {ofs}, new Shape(1)));
+        }
+        if (ropeRule == RopeRule.DIFFUSERS_480X720 && config.useRotaryPositionalEmbeddings()) {
+            int p = config.patchSize();
+            RopeGrid grid = RopeGrid.linspace((int) ((fp + pt - 1) / pt), (int) shape.get(3) / p,
+                    (int) shape.get(4) / p, 480 / 8 / p, 720 / 8 / p);
+            NDList table = RotaryPositionalEmbedding3d.compute(grid, config.attentionHeadDim()).toNDList(s);
+            in = in.withRotaryEmbedding(table.get(0), table.get(1));
+        }
+        if (sincosAtUntrainedSize) {
+            in = in.withSincosAtUntrainedSize();
+        }
+        return in;
+    }
+
+    private static NDArray keepMask(SplittableRandom random, int b, double dropProbability, NDManager s,
+            Shape shape) {
+        float[] keep = new float[b];
+        for (int i = 0; i < b; i++) {
+            keep[i] = random.nextDouble() < dropProbability ? 0f : 1f;
+        }
+        return EngineArrays.create(s, keep, shape);
+    }
+
+    private static float[] gaussian(SplittableRandom random, long n) {
+        float[] v = new float[Math.toIntExact(n)];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) random.nextGaussian();
+        }
+        return v;
+    }
+
+    /** A generator for (seed, stream, step, micro-batch): independent of what ran before, so resume is exact. */
+    private SplittableRandom stream(long stream, long stepNo, int micro) {
+        long h = mix(seed ^ mix(stream * 0x9E3779B97F4A7C15L + stepNo) ^ mix(micro + 0x632BE59BD9B4E019L));
+        return new SplittableRandom(h);
+    }
+
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    private static String bucketName(Batch batch) {
+        Shape s = batch.latents().getShape();
+        return s.get(1) + "x" + s.get(3) + "x" + s.get(4);
+    }
+
+    /** @return the listeners, in order */
+    public List<TrainingListener> listeners() {
+        return Collections.unmodifiableList(listeners);
+    }
+
+    /** Frees the step manager and the optimizer state; the model and the adapter stay the caller's. */
+    @Override
+    public void close() {
+        optimizer.close();
+        manager.close();
+    }
+
+    /** Builds a {@link FineTuner}; every option has the reference trainers' default. */
+    public static final class Builder {
+        private final CogVideoXTransformer model;
+        private final CogVideoXScheduler scheduler;
+        private LoraAdapter lora;
+        private AdamW optimizer;
+        private LearningRateSchedule schedule;
+        private double maxGradNorm = 1.0;
+        private long seed = 42;
+        private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.SKIP;
+        private boolean gradientCheckpointing;
+        private double ofs = 2.0;
+        private RopeRule ropeRule = RopeRule.PIPELINE;
+        private double imageLatentDropout = 0.05;
+        private double captionDropout;
+        private boolean sincosAtUntrainedSize;
+        private final List<TrainingListener> listeners = new ArrayList<>();
+
+        private Builder(CogVideoXTransformer model, CogVideoXScheduler scheduler) {
+            this.model = Preconditions.checkNotNull(model, "model");
+            this.scheduler = Preconditions.checkNotNull(scheduler, "scheduler");
+        }
+
+        /**
+         * @param adapter the LoRA injected into the model (its A/B are trained, the base is frozen)
+         * @return this builder
+         */
+        public Builder lora(LoraAdapter adapter) {
+            this.lora = adapter;
+            return this;
+        }
+
+        /**
+         * @param adamW the optimizer (default: AdamW with its builder's defaults)
+         * @return this builder
+         */
+        public Builder optimizer(AdamW adamW) {
+            this.optimizer = adamW;
+            return this;
+        }
+
+        /**
+         * @param lrSchedule the learning-rate schedule (default: constant at the optimizer's rate)
+         * @return this builder
+         */
+        public Builder schedule(LearningRateSchedule lrSchedule) {
+            this.schedule = lrSchedule;
+            return this;
+        }
+
+        /**
+         * @param norm the global gradient-norm limit; 0 disables clipping (default 1.0)
+         * @return this builder
+         */
+        public Builder maxGradNorm(double norm) {
+            Preconditions.checkArgument(norm >= 0, "maxGradNorm must be >= 0, got %s", norm);
+            this.maxGradNorm = norm;
+            return this;
+        }
+
+        /**
+         * @param value the seed of the step streams (timesteps, noise, dropout)
+         * @return this builder
+         */
+        public Builder seed(long value) {
+            this.seed = value;
+            return this;
+        }
+
+        /**
+         * @param policy what a non-finite loss or gradient does (default SKIP)
+         * @return this builder
+         */
+        public Builder nonFinite(NonFinitePolicy policy) {
+            this.nonFinitePolicy = Preconditions.checkNotNull(policy);
+            return this;
+        }
+
+        /**
+         * @param enabled activation checkpointing per transformer block (default off)
+         * @return this builder
+         */
+        public Builder gradientCheckpointing(boolean enabled) {
+            this.gradientCheckpointing = enabled;
+            return this;
+        }
+
+        /**
+         * @param value the OFS value of 1.5-I2V models (default 2.0, as every reference trainer); ignored by others
+         * @return this builder
+         */
+        public Builder ofs(double value) {
+            this.ofs = value;
+            return this;
+        }
+
+        /**
+         * @param rule how RoPE tables are built (default: the pipeline's rule)
+         * @return this builder
+         */
+        public Builder rope(RopeRule rule) {
+            this.ropeRule = Preconditions.checkNotNull(rule);
+            return this;
+        }
+
+        /**
+         * @param probability per-sample image-latent dropout of I2V models (default 0.05, the Diffusers script)
+         * @return this builder
+         */
+        public Builder imageLatentDropout(double probability) {
+            Preconditions.checkArgument(probability >= 0 && probability <= 1, "probability in [0, 1]");
+            this.imageLatentDropout = probability;
+            return this;
+        }
+
+        /**
+         * @param probability per-sample caption dropout to a zero embedding (default 0)
+         * @return this builder
+         */
+        public Builder captionDropout(double probability) {
+            Preconditions.checkArgument(probability >= 0 && probability <= 1, "probability in [0, 1]");
+            this.captionDropout = probability;
+            return this;
+        }
+
+        /**
+         * @param enabled 5b-I2V at bucket sizes its learned table does not cover uses the sincos table (a documented
+         *     departure from the trained model; default off)
+         * @return this builder
+         */
+        public Builder sincosAtUntrainedSize(boolean enabled) {
+            this.sincosAtUntrainedSize = enabled;
+            return this;
+        }
+
+        /**
+         * @param listener receives the run's events
+         * @return this builder
+         */
+        public Builder listener(TrainingListener listener) {
+            this.listeners.add(Preconditions.checkNotNull(listener));
+            return this;
+        }
+
+        /** @return the fine-tuner */
+        public FineTuner build() {
+            return new FineTuner(this);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package io.github.cogvideox4j.lora.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.cogvideox4j.core.io.SafetensorsReader;
+import io.github.cogvideox4j.core.model.CogVideoXTransformer;
+import io.github.cogvideox4j.core.schedule.CogVideoXDpmScheduler;
+import io.github.cogvideox4j.core.schedule.TrainingInput;
+import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.Tolerance;
+import io.github.cogvideox4j.lora.LoraAdapter;
+import io.github.cogvideox4j.lora.LoraConfig;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Whole training steps through {@link FineTuner#step(List, String, List)} against golden/train: for every recorded
+ * step, from the recorded draws (latents, noise, timesteps, image latents, RoPE table, OFS), the loss and the pre-clip
+ * gradient norm (rtol 1e-4), the parameters (atol 1e-6; full case norm_k.bias 4e-3) and the AdamW moments after the
+ * step; with and without activation checkpointing.
+ */
+class FineTunerGoldenTest {
+    private static final Logger LOG = LoggerFactory.getLogger(FineTunerGoldenTest.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @ParameterizedTest(name = "{0} checkpointing={1}")
+    @CsvSource({"lora_t2v_5b, false", "lora_t2v_5b, true", "lora_i2v_15_ofs_public, false",
+        "lora_i2v_15_ofs_public, true", "full_t2v_2b, false", "full_t2v_2b, true"})
+    void everyRecordedStepIsReproduced(String caseName, boolean checkpointing) throws Exception {
+        Path dir = Golden.path("train", caseName);
+        JsonNode c = JSON.readTree(dir.resolve("case.json").toFile());
+        JsonNode training = c.get("training");
+        JsonNode opt = training.get("optimizer");
+        boolean lora = training.get("mode").asText().equals("lora");
+        String schedulerDir = c.get("scheduler").get("config_file").asText().contains("2b") ? "dpm_2b_config"
+                : "dpm_5b_config";
+        double maxParamErr = 0;
+        double maxLossRel = 0;
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
+                SafetensorsReader golden = SafetensorsReader.open(dir.resolve("steps.safetensors"))) {
+            LoraAdapter adapter = null;
+            if (lora) {
+                JsonNode l = training.get("lora");
+                adapter = LoraAdapter.inject(model, LoraConfig.of(l.get("r").asInt(), l.get("lora_alpha").asDouble()));
+                adapter.load(dir.resolve("lora_init.safetensors"));
+            }
+            AdamW adamW = AdamW.builder().learningRate(opt.get("lr").asDouble())
+                    .betas(opt.get("betas").get(0).asDouble(), opt.get("betas").get(1).asDouble())
+                    .epsilon(opt.get("eps").asDouble()).weightDecay(opt.get("weight_decay").asDouble()).build();
+            try (FineTuner tuner = FineTuner.builder(model, CogVideoXDpmScheduler.fromConfig(
+                            Golden.path("scheduler", schedulerDir, "scheduler_config.json")))
+                    .lora(adapter).optimizer(adamW)
+                    .maxGradNorm(training.get("grad_clipping").get("max_grad_norm").asDouble())
+                    .gradientCheckpointing(checkpointing).build()) {
+                for (int k = 1; k <= training.get("steps").asInt(); k++) {
+                    try (NDManager step = manager.newSubManager()) {
+                        String p = "step" + k + ".";
+                        NDArray latents = golden.read(p + (golden.contains(p + "latents_unpadded")
+                                ? "latents_unpadded" : "latents"), step);
+                        TrainingInput in = TrainingInput.of(latents, golden.read(p + "prompt_embeds", step),
+                                golden.read(p + "timesteps", step), golden.read(p + "noise", step));
+                        if (golden.contains(p + "image_latents")) {
+                            in = in.withImageLatents(golden.read(p + "image_latents", step));
+                        }
+                        if (golden.contains(p + "ofs")) {
+                            in = in.withOfs(golden.read(p + "ofs", step));
+                        }
+                        if (golden.contains(p + "rotary_cos")) {
+                            in = in.withRotaryEmbedding(golden.read(p + "rotary_cos", step),
+                                    golden.read(p + "rotary_sin", step));
+                        }
+                        StepResult r = tuner.step(List.of(in), "golden", List.of(caseName + " step " + k));
+                        double refLoss = golden.read(p + "loss", step).getDouble();
+                        double refNorm = golden.readFloats(p + "grad_norm_preclip")[0];
+                        assertThat(r.step()).isEqualTo(k);
+                        assertThat(r.skipped()).isFalse();
+                        assertThat(Math.abs(r.loss() - refLoss)).as("%s loss %s vs %s", p, r.loss(), refLoss)
+                                .isLessThanOrEqualTo(1e-4 * Math.abs(refLoss));
+                        assertThat(Math.abs(r.gradNorm() - refNorm)).as("%s grad norm %s vs %s", p, r.gradNorm(),
+                                refNorm).isLessThanOrEqualTo(1e-4 * refNorm);
+                        maxLossRel = Math.max(maxLossRel, Math.abs(r.loss() - refLoss) / Math.abs(refLoss));
+                        OptimizerState state = adamW.state();
+                        for (Map.Entry<String, NDArray> e : tuner.trainable().entrySet()) {
+                            String name = e.getKey();
+                            double atol = name.endsWith("attn1.norm_k.bias") && !lora ? 4e-3 : 1e-6;
+                            maxParamErr = Math.max(maxParamErr, Tolerance.assertClose(p + "param." + name,
+                                    e.getValue().toFloatArray(), golden.readFloats(p + "param." + name), atol, 0));
+                            String avg = p + "adam.exp_avg." + name;
+                            if (golden.contains(avg)) {
+                                Tolerance.assertCloseToMax(avg, state.moments().get(name).expAvg(),
+                                        golden.readFloats(avg), 1e-4, 1e-7);
+                                String sq = p + "adam.exp_avg_sq." + name;
+                                Tolerance.assertClose(sq, state.moments().get(name).expAvgSq(), golden.readFloats(sq),
+                                        1e-12, 1e-3);
+                            }
+                        }
+                    }
+                }
+            }
+            if (adapter != null) {
+                adapter.close();
+            }
+        }
+        LOG.info("{} (checkpointing {}): max loss rel err {}, max |param err| {}", caseName, checkpointing, maxLossRel,
+                maxParamErr);
+    }
+}

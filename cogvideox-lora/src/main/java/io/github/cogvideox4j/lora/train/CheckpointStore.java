@@ -1,0 +1,502 @@
+package io.github.cogvideox4j.lora.train;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.cogvideox4j.core.io.SafetensorsDType;
+import io.github.cogvideox4j.core.io.SafetensorsReader;
+import io.github.cogvideox4j.core.io.SafetensorsWriter;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A folder of training checkpoints, written atomically and pruned to the newest {@code keepLast}.
+ *
+ * <p>Layout: {@code <dir>/checkpoint-<step, 9 digits>/} holding {@code tensors.safetensors} (the tensors: LoRA or
+ * full weights, optimizer moments, whatever the trainer passes; the save order is kept in the metadata key
+ * {@value #ORDER_KEY}) and {@code state.json} (the caller's JSON state: schedule, sampler and RNG positions, config,
+ * provenance — see {@link Provenance}).
+ *
+ * <p>How a save stays safe: every tensor and every number of the state is checked first, and a non-finite value
+ * (or a data type that cannot be written) fails with {@link CheckpointException} before anything touches the disk.
+ * The files are then written into a hidden temporary folder {@code .checkpoint-<step>.tmp-<uuid>} in {@code dir}
+ * (same file system), each forced to disk, the folder forced, and moved to its final name in one atomic rename. If
+ * anything fails (disk full, folder unwritable), the temporary folder is deleted, existing checkpoints are left as
+ * they were, and an {@link IOException} says which path failed and why. A crash mid-save leaves only a temporary
+ * folder, which {@link #latest} and {@link #list} ignore and the next {@link #open} deletes. Saving a step that
+ * already has a checkpoint replaces it (the old one is moved aside first and restored if the move fails).
+ *
+ * <p>Thread safety: one writer per folder (one training process); not safe for concurrent saves. Reading with
+ * {@link #latest} or {@link #list} while another process saves sees either the old or the new set of complete
+ * checkpoints.
+ */
+public final class CheckpointStore {
+    /** Prefix of checkpoint folder names. */
+    public static final String PREFIX = "checkpoint-";
+    /** The tensor file inside a checkpoint folder. */
+    public static final String TENSORS_FILE = "tensors.safetensors";
+    /** The state file inside a checkpoint folder. */
+    public static final String STATE_FILE = "state.json";
+    /** Safetensors metadata key holding the JSON array of tensor names in save order. */
+    public static final String ORDER_KEY = "cogvideox4j.tensor_order";
+
+    private static final Logger LOG = LoggerFactory.getLogger(CheckpointStore.class);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final Pattern NAME = Pattern.compile(Pattern.quote(PREFIX) + "(\\d{1,18})");
+    private static final Set<DataType> WRITABLE = EnumSet.of(DataType.FLOAT32, DataType.FLOAT64, DataType.FLOAT16,
+            DataType.INT64, DataType.INT32, DataType.INT16, DataType.INT8, DataType.UINT8, DataType.BOOLEAN);
+
+    /** Writes the files of a checkpoint; a seam so that tests can fail a write like a full disk. */
+    interface Sink {
+        void writeTensors(Path file, Map<String, NDArray> tensors, Map<String, String> metadata) throws IOException;
+
+        void writeBytes(Path file, byte[] bytes) throws IOException;
+    }
+
+    /** The real disk: safetensors through {@link SafetensorsWriter}, bytes forced to disk. */
+    static final Sink DISK = new Sink() {
+        @Override
+        public void writeTensors(Path file, Map<String, NDArray> tensors, Map<String, String> metadata)
+                throws IOException {
+            SafetensorsWriter.write(file, tensors, metadata);
+        }
+
+        @Override
+        public void writeBytes(Path file, byte[] bytes) throws IOException {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer buf = ByteBuffer.wrap(bytes);
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+                ch.force(true);
+            }
+        }
+    };
+
+    private final Path dir;
+    private final int keepLast;
+    private final Sink sink;
+
+    private CheckpointStore(Path dir, int keepLast, Sink sink) {
+        this.dir = dir;
+        this.keepLast = keepLast;
+        this.sink = sink;
+    }
+
+    /**
+     * Opens (creating it if needed) a checkpoint folder and deletes temporary folders left by crashed saves.
+     *
+     * @param dir the folder that holds the {@code checkpoint-*} folders, e.g. {@code <output_dir>/checkpoints}
+     * @param keepLast how many of the newest checkpoints to keep after each save (&gt;= 1)
+     * @return the store
+     * @throws IllegalArgumentException if {@code keepLast < 1}
+     * @throws IOException if the folder cannot be created or listed (e.g. a parent is a regular file); the
+     *     message names the path
+     */
+    public static CheckpointStore open(Path dir, int keepLast) throws IOException {
+        return open(dir, keepLast, DISK);
+    }
+
+    static CheckpointStore open(Path dir, int keepLast, Sink sink) throws IOException {
+        checkNotNull(dir, "dir");
+        checkArgument(keepLast >= 1, "keepLast must be >= 1, got %s", keepLast);
+        Path abs = dir.toAbsolutePath().normalize();
+        try {
+            Files.createDirectories(abs);
+        } catch (IOException e) {
+            throw new IOException("cannot create the checkpoint folder " + abs + ": " + describe(e), e);
+        }
+        CheckpointStore store = new CheckpointStore(abs, keepLast, sink);
+        store.deleteStaleTemporaries();
+        return store;
+    }
+
+    /** @return the absolute folder that holds the checkpoints */
+    public Path dir() {
+        return dir;
+    }
+
+    /** @return how many checkpoints a save keeps */
+    public int keepLast() {
+        return keepLast;
+    }
+
+    /**
+     * Writes a checkpoint atomically, then deletes all but the newest {@link #keepLast()} checkpoints.
+     *
+     * <p>The arrays are only read (one host copy at a time), never closed or modified; do not call this inside a
+     * {@code GradientCollector}. The state is copied; it must hold only finite numbers.
+     *
+     * @param step the step the checkpoint holds (&gt;= 0)
+     * @param tensors name to array (FLOAT32, FLOAT64, FLOAT16 or integer/boolean types); kept in this order
+     * @param state the JSON state to store in {@code state.json}
+     * @return the final checkpoint folder
+     * @throws CheckpointException if a tensor holds NaN or infinity, has a type that cannot be written, or the
+     *     state holds a non-finite number (nothing is written then)
+     * @throws IOException if writing fails; the partial checkpoint is deleted and earlier checkpoints stay intact
+     */
+    public Path save(long step, Map<String, NDArray> tensors, ObjectNode state) throws IOException {
+        checkArgument(step >= 0, "step must be >= 0, got %s", step);
+        checkNotNull(tensors, "tensors");
+        checkNotNull(state, "state");
+        Path target = dir.resolve(folderName(step));
+        // 1. Refuse bad content before touching the disk.
+        checkTensors(target, tensors);
+        checkFinite(target, "", state);
+        byte[] stateBytes;
+        try {
+            stateBytes = JSON.writeValueAsBytes(state);
+        } catch (JsonProcessingException e) {
+            throw new CheckpointException(target + ": the state cannot be serialised as JSON: " + e.getMessage(), e);
+        }
+        Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put("format", "pt");
+        metadata.put("step", Long.toString(step));
+        metadata.put(ORDER_KEY, JSON.copy().disable(SerializationFeature.INDENT_OUTPUT)
+                .writeValueAsString(new ArrayList<>(tensors.keySet())));
+
+        // 2. Write into a temporary folder, force, and rename.
+        Path tmp = dir.resolve("." + folderName(step) + ".tmp-" + UUID.randomUUID());
+        Path aside = null;
+        boolean done = false;
+        try {
+            Files.createDirectory(tmp);
+            sink.writeTensors(tmp.resolve(TENSORS_FILE), tensors, metadata);
+            sink.writeBytes(tmp.resolve(STATE_FILE), stateBytes);
+            forceDirectory(tmp);
+            if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                aside = dir.resolve("." + folderName(step) + ".old-" + UUID.randomUUID());
+                move(target, aside);
+            }
+            move(tmp, target);
+            forceDirectory(dir);
+            done = true;
+        } catch (IOException | RuntimeException e) {
+            deleteQuietly(tmp);
+            if (aside != null && !Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                try {
+                    move(aside, target);
+                    aside = null;
+                } catch (IOException restore) {
+                    e.addSuppressed(restore);
+                }
+            }
+            if (e instanceof IOException io) {
+                throw new IOException("cannot save the checkpoint of step " + step + " to " + target + ": "
+                        + describe(io) + "; the partial checkpoint was removed and the earlier checkpoints in "
+                        + dir + " are intact", e);
+            }
+            throw (RuntimeException) e;
+        } finally {
+            if (done && aside != null) {
+                deleteQuietly(aside);
+            }
+        }
+        LOG.info("saved checkpoint of step {} to {} ({} tensors)", step, target, tensors.size());
+        prune();
+        return target;
+    }
+
+    /**
+     * The newest complete checkpoint, read back. A checkpoint folder that lacks a file or cannot be read is skipped
+     * with a warning (the next older one is tried); temporary folders of interrupted saves are ignored.
+     *
+     * @param manager where the tensors are created; the caller owns them (closing the manager frees them)
+     * @return the newest readable checkpoint, or empty if there is none
+     * @throws IOException if the folder cannot be listed
+     */
+    public Optional<Checkpoint> latest(NDManager manager) throws IOException {
+        checkNotNull(manager, "manager");
+        List<Path> all = list();
+        for (int i = all.size() - 1; i >= 0; i--) {
+            Path candidate = all.get(i);
+            try {
+                return Optional.of(read(candidate, manager));
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("skipping unreadable checkpoint {}: {}", candidate, e.toString());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The complete checkpoints (folders named {@code checkpoint-<digits>} holding both files), oldest first.
+     *
+     * @return their folders, ordered by step
+     * @throws IOException if the folder cannot be listed
+     */
+    public List<Path> list() throws IOException {
+        List<Path> out = new ArrayList<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            for (Path p : entries) {
+                if (stepOf(p).isPresent() && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)
+                        && Files.isRegularFile(p.resolve(TENSORS_FILE)) && Files.isRegularFile(p.resolve(STATE_FILE))) {
+                    out.add(p);
+                }
+            }
+        }
+        out.sort(Comparator.comparingLong(p -> stepOf(p).orElseThrow()));
+        return out;
+    }
+
+    /**
+     * Reads one checkpoint folder (e.g. one given on the command line to resume from).
+     *
+     * @param checkpointDir a {@code checkpoint-<step>} folder
+     * @param manager where the tensors are created; the caller owns them
+     * @return the checkpoint, tensors in save order
+     * @throws IOException if a file is missing or unreadable
+     * @throws CheckpointException if the folder name has no step or {@code state.json} is not a JSON object
+     * @throws io.github.cogvideox4j.core.io.SafetensorsFormatException if the tensor file is malformed
+     */
+    public static Checkpoint read(Path checkpointDir, NDManager manager) throws IOException {
+        checkNotNull(checkpointDir, "checkpointDir");
+        checkNotNull(manager, "manager");
+        long step = stepOf(checkpointDir).orElseThrow(() -> new CheckpointException(checkpointDir
+                + ": not a checkpoint folder (expected a name like " + folderName(12) + ")"));
+        ObjectNode state = readState(checkpointDir.resolve(STATE_FILE));
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        boolean ok = false;
+        try (SafetensorsReader reader = SafetensorsReader.open(checkpointDir.resolve(TENSORS_FILE))) {
+            for (String name : order(reader)) {
+                DataType target = reader.info(name).dtype() == SafetensorsDType.F16 ? DataType.FLOAT16
+                        : DataType.FLOAT32;
+                tensors.put(name, reader.read(name, manager, target));
+            }
+            ok = true;
+        } finally {
+            if (!ok) {
+                tensors.values().forEach(NDArray::close);
+            }
+        }
+        return new Checkpoint(step, checkpointDir, tensors, state);
+    }
+
+    /**
+     * @param step a step
+     * @return the folder name of its checkpoint, e.g. {@code checkpoint-000000012}
+     */
+    public static String folderName(long step) {
+        checkArgument(step >= 0, "step must be >= 0, got %s", step);
+        return PREFIX + String.format(Locale.ROOT, "%09d", step);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+
+    static Optional<Long> stepOf(Path folder) {
+        Path name = folder.getFileName();
+        Matcher m = name == null ? null : NAME.matcher(name.toString());
+        return m != null && m.matches() ? Optional.of(Long.parseLong(m.group(1))) : Optional.empty();
+    }
+
+    private static ObjectNode readState(Path file) throws IOException {
+        JsonNode node;
+        try {
+            node = JSON.readTree(Files.readAllBytes(file));
+        } catch (JsonProcessingException e) {
+            throw new CheckpointException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        if (node == null || !node.isObject()) {
+            throw new CheckpointException(file + ": expected a JSON object, got "
+                    + (node == null ? "nothing" : node.getNodeType()));
+        }
+        return (ObjectNode) node;
+    }
+
+    /** The save order from the metadata when it names exactly the file's tensors, else the file's order. */
+    private static List<String> order(SafetensorsReader reader) {
+        String saved = reader.metadata().get(ORDER_KEY);
+        if (saved != null) {
+            try {
+                List<String> names = new ArrayList<>();
+                for (JsonNode n : JSON.readTree(saved)) {
+                    names.add(n.asText());
+                }
+                if (names.size() == reader.names().size() && reader.names().containsAll(names)) {
+                    return names;
+                }
+            } catch (JsonProcessingException e) {
+                // fall back to the file order
+            }
+            LOG.warn("{}: metadata {} does not list the file's tensors; using the file order", reader.file(),
+                    ORDER_KEY);
+        }
+        return new ArrayList<>(reader.names());
+    }
+
+    private static void checkTensors(Path target, Map<String, NDArray> tensors) {
+        // Data types first (no engine call on an array that cannot be written), then values.
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            checkNotNull(e.getKey(), "tensor name");
+            NDArray a = checkNotNull(e.getValue(), "array of tensor '%s'", e.getKey());
+            if (!WRITABLE.contains(a.getDataType())) {
+                throw new CheckpointException(target + ", tensor '" + e.getKey() + "': data type "
+                        + a.getDataType() + " cannot be written (expected one of " + WRITABLE + "); nothing was"
+                        + " written");
+            }
+        }
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            long bad = nonFiniteCount(e.getValue());
+            if (bad > 0) {
+                throw new CheckpointException(target + ", tensor '" + e.getKey() + "' (shape "
+                        + e.getValue().getShape() + "): " + bad + " NaN or infinite values; expected only finite"
+                        + " values, nothing was written");
+            }
+        }
+    }
+
+    /** Number of NaN/Inf entries of a floating-point array (0 for other types), computed by the engine. */
+    static long nonFiniteCount(NDArray a) {
+        DataType t = a.getDataType();
+        if (!t.isFloating() || a.getShape().size() == 0) {
+            return 0;
+        }
+        double max;
+        try (NDArray abs = a.abs(); NDArray m = abs.max(); NDArray d = m.toType(DataType.FLOAT64, false)) {
+            max = d.getDouble();
+        }
+        if (Double.isFinite(max)) {
+            return 0;
+        }
+        try (NDArray nan = a.isNaN(); NDArray inf = a.isInfinite(); NDArray either = nan.logicalOr(inf);
+                NDArray count = either.countNonzero()) {
+            return Math.max(1, count.getLong());
+        }
+    }
+
+    private static void checkFinite(Path target, String path, JsonNode node) {
+        if (node.isNumber()) {
+            double v = node.asDouble();
+            if (node.isFloatingPointNumber() && !Double.isFinite(v)) {
+                throw new CheckpointException(target + ", state key '" + (path.isEmpty() ? "(root)" : path)
+                        + "': " + v + " is not finite; expected only finite numbers, nothing was written");
+            }
+        } else if (node.isObject()) {
+            Iterator<Map.Entry<String, JsonNode>> it = node.fields();
+            while (it.hasNext()) {
+                Map.Entry<String, JsonNode> f = it.next();
+                checkFinite(target, path.isEmpty() ? f.getKey() : path + "." + f.getKey(), f.getValue());
+            }
+        } else if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                checkFinite(target, path + "[" + i + "]", node.get(i));
+            }
+        }
+    }
+
+    private void prune() {
+        try {
+            List<Path> all = list();
+            for (int i = 0; i < all.size() - keepLast; i++) {
+                deleteRecursively(all.get(i));
+                LOG.info("deleted old checkpoint {} (keeping the newest {})", all.get(i), keepLast);
+            }
+        } catch (IOException e) {
+            LOG.warn("could not prune old checkpoints in {}: {}", dir, describe(e));
+        }
+    }
+
+    private void deleteStaleTemporaries() throws IOException {
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "." + PREFIX + "*")) {
+            for (Path p : entries) {
+                String name = p.getFileName().toString();
+                int old = name.indexOf(".old-");
+                Path original = old > 0 ? dir.resolve(name.substring(1, old)) : null;
+                if (original != null && !Files.exists(original, LinkOption.NOFOLLOW_LINKS)) {
+                    // a replaced checkpoint whose replacement never arrived: put it back
+                    LOG.warn("restoring {} from {} left by an interrupted checkpoint save", original, p);
+                    move(p, original);
+                } else {
+                    LOG.warn("deleting {} left by an interrupted checkpoint save", p);
+                    deleteQuietly(p);
+                }
+            }
+        } catch (IOException e) {
+            throw new IOException("cannot list the checkpoint folder " + dir + ": " + describe(e), e);
+        }
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to);
+        }
+    }
+
+    /** Forces a folder's entries to disk where the platform allows it (Linux does; others may refuse). */
+    private static void forceDirectory(Path folder) {
+        try (FileChannel ch = FileChannel.open(folder, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.debug("cannot force folder {} to disk: {}", folder, e.toString());
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            deleteRecursively(p);
+        } catch (IOException e) {
+            LOG.warn("could not delete {}: {}", p, describe(e));
+        }
+    }
+
+    private static void deleteRecursively(Path p) throws IOException {
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+            try (DirectoryStream<Path> entries = Files.newDirectoryStream(p)) {
+                for (Path c : entries) {
+                    deleteRecursively(c);
+                }
+            }
+        }
+        try {
+            Files.delete(p);
+        } catch (NoSuchFileException e) {
+            // already gone
+        }
+    }
+
+    /** "path: reason" for file-system errors (e.g. "No space left on device"), else the message. */
+    static String describe(IOException e) {
+        if (e instanceof FileSystemException fs) {
+            String reason = fs.getReason() != null ? fs.getReason() : e.getClass().getSimpleName();
+            return (fs.getFile() != null ? fs.getFile() + ": " : "") + reason
+                    + (fs.getOtherFile() != null ? " (other file " + fs.getOtherFile() + ")" : "");
+        }
+        return e.getMessage() != null ? e.getMessage() + " (" + e.getClass().getSimpleName() + ")"
+                : e.getClass().getSimpleName();
+    }
+}

@@ -58,8 +58,10 @@ final class TrainCommand implements Callable<Integer> {
         PrintStream out = System.out;
         CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_1_5_5B_I2V);
         List<Bucket> buckets = List.of(new Bucket(3, 8, 12), new Bucket(3, 12, 8), new Bucket(5, 8, 8));
-        SyntheticLatentDataset data = new SyntheticLatentDataset(config, buckets, 48, 4, seed);
-        BucketSampler sampler = new BucketSampler(data.samples(), SamplerConfig.of(2, seed));
+        // 48 training samples and 6 held-out ones (indices 48..53, two per bucket)
+        SyntheticLatentDataset data = new SyntheticLatentDataset(config, buckets, 54, 4, seed);
+        BucketSampler sampler = new BucketSampler(data.samples().subList(0, 48), SamplerConfig.of(2, seed));
+        List<int[]> heldOut = List.of(new int[] {48, 51}, new int[] {49, 52}, new int[] {50, 53});
         Files.createDirectories(output);
         if (fresh) {
             deleteCheckpoints(output.resolve("checkpoints"));
@@ -82,7 +84,7 @@ final class TrainCommand implements Callable<Integer> {
                     .maxGradNorm(1.0).seed(seed).listener(progress).build()) {
                 List<StepResult> results = TrainingRun.builder(tuner, sampler, data).totalSteps(steps)
                         .checkpoints(CheckpointStore.open(output.resolve("checkpoints"), 2), 50)
-                        .outputDir(output).description("tiny CogVideoX1.5-I2V LoRA demo").build().run();
+                        .validation(heldOut, 50).outputDir(output).description("tiny CogVideoX1.5-I2V LoRA demo").build().run();
                 Path loraFile = output.resolve("pytorch_lora_weights.safetensors");
                 lora.save(loraFile);
                 out.printf("exported %s%n", loraFile);
@@ -120,6 +122,14 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
 
+        @Override
+        public void onValidation(long step, double loss) {
+            out.printf("step %4d  held-out loss %.4f (fixed timesteps and noise)%n", step, loss);
+            validation.add(loss);
+        }
+
+        private final java.util.List<Double> validation = new java.util.ArrayList<>();
+
         boolean summary(List<StepResult> results) {
             if (results.size() < 40) {
                 out.printf("ran %d steps (resumed run); loss %.4f at the end%n", results.size(),
@@ -130,6 +140,10 @@ final class TrainCommand implements Callable<Integer> {
             double last = mean(results.subList(results.size() - 20, results.size()));
             out.printf("mean loss of the first 20 steps %.4f, of the last 20 steps %.4f (%.0f%% lower) in %.1f s%n", first,
                     last, 100 * (1 - last / first), (System.nanoTime() - start) / 1e9);
+            if (validation.size() >= 2) {
+                out.printf("held-out loss %.4f after the first validation, %.4f at the end%n", validation.get(0),
+                        validation.get(validation.size() - 1));
+            }
             return last < first;
         }
 

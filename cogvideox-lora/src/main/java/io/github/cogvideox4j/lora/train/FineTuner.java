@@ -68,6 +68,7 @@ public final class FineTuner implements AutoCloseable {
     private static final long STREAM_NOISE = 2;
     private static final long STREAM_IMAGE_DROPOUT = 3;
     private static final long STREAM_CAPTION_DROPOUT = 4;
+    private static final long VALIDATION_STEP = -1;
 
     private final CogVideoXTransformer model;
     private final LoraAdapter lora;
@@ -190,7 +191,7 @@ public final class FineTuner implements AutoCloseable {
             List<TrainingInput> inputs = new ArrayList<>();
             List<String> sources = new ArrayList<>();
             for (int i = 0; i < microBatches.length; i++) {
-                inputs.add(inputFor(microBatches[i], stepNo, i, s));
+                inputs.add(inputFor(microBatches[i], stepNo, i, s, true));
                 sources.addAll(microBatches[i].sources());
             }
             return step(inputs, bucketName(microBatches[0]), sources);
@@ -262,6 +263,28 @@ public final class FineTuner implements AutoCloseable {
         return result;
     }
 
+    /**
+     * The held-out loss at fixed draws: every batch uses the timesteps, noise and dropout coins of the fixed
+     * validation streams (independent of the training step), without recording gradients, so the number is
+     * comparable across steps and runs. Image-latent and caption dropout are off.
+     *
+     * @param batches held-out batches (owned by the caller)
+     * @return the mean loss over the batches
+     */
+    public double validationLoss(List<Batch> batches) {
+        Preconditions.checkArgument(!batches.isEmpty(), "at least one validation batch");
+        double sum = 0;
+        try (NDManager s = manager.newSubManager()) {
+            for (int i = 0; i < batches.size(); i++) {
+                TrainingInput in = inputFor(batches.get(i), VALIDATION_STEP, i, s, false);
+                try (NDArray loss = objective.loss(model, in)) {
+                    sum += loss.getDouble();
+                }
+            }
+        }
+        return sum / batches.size();
+    }
+
     private void scaleGradients(double factor) {
         try (NDManager s = manager.newSubManager()) {
             for (NDArray p : trainable.values()) {
@@ -271,7 +294,7 @@ public final class FineTuner implements AutoCloseable {
     }
 
     /** The objective input of a batch: timesteps, noise, dropout from the streams of (seed, step, micro-batch). */
-    private TrainingInput inputFor(Batch batch, long stepNo, int micro, NDManager s) {
+    private TrainingInput inputFor(Batch batch, long stepNo, int micro, NDManager s, boolean dropout) {
         CogVideoXConfig config = model.config();
         NDArray latents = batch.latents();                                                   // [B, F, C, h, w]
         Shape shape = latents.getShape();
@@ -290,7 +313,7 @@ public final class FineTuner implements AutoCloseable {
         float[] noise = gaussian(stream(STREAM_NOISE, stepNo, micro), noiseShape.size());
         NDArray prompt = batch.promptEmbeddings();
         // 2. caption dropout: a sample's prompt embedding becomes zeros with the configured probability
-        if (captionDropout > 0) {
+        if (dropout && captionDropout > 0) {
             prompt = prompt.mul(keepMask(stream(STREAM_CAPTION_DROPOUT, stepNo, micro), b, captionDropout, s,
                     new Shape(b, 1, 1)));
         }
@@ -300,7 +323,7 @@ public final class FineTuner implements AutoCloseable {
         if (config.isImageToVideo()) {
             NDArray image = batch.imageLatents().orElseThrow(() -> new CogVideoXException(config.variant()
                     + " is an image-to-video model, but the batch of " + batch.sources() + " has no image latents"));
-            if (imageLatentDropout > 0) {
+            if (dropout && imageLatentDropout > 0) {
                 image = image.mul(keepMask(stream(STREAM_IMAGE_DROPOUT, stepNo, micro), b, imageLatentDropout, s,
                         new Shape(b, 1, 1, 1, 1)));
             }

@@ -54,6 +54,8 @@ public final class TrainingRun {
     private final ObjectNode config;
     private final int prefetch;
     private final String description;
+    private final List<int[]> validationBatches;
+    private final long validationEvery;
 
     private TrainingRun(Builder b) {
         this.tuner = b.tuner;
@@ -67,6 +69,8 @@ public final class TrainingRun {
         this.config = b.config;
         this.prefetch = b.prefetch;
         this.description = b.description;
+        this.validationBatches = b.validationBatches;
+        this.validationEvery = b.validationEvery;
     }
 
     /**
@@ -123,6 +127,12 @@ public final class TrainingRun {
                             safe(() -> l.onCheckpoint(step, dir));
                         }
                     }
+                    if (validationEvery > 0 && (step % validationEvery == 0 || step == totalSteps)) {
+                        double v = validate();
+                        for (TrainingListener l : tuner.listeners()) {
+                            safe(() -> l.onValidation(step, v));
+                        }
+                    }
                     if (step % 250 == 0) {
                         System.gc(); // DJL-NOTES 5: some native memory is released only on Java GC
                     }
@@ -133,6 +143,25 @@ public final class TrainingRun {
             safe(() -> l.onEnd(tuner.completedSteps()));
         }
         return results;
+    }
+
+    /** The held-out loss over the validation batches (loaded without prefetch, at fixed draws). */
+    private double validate() {
+        try (NDManager m = NDManager.newBaseManager();
+                BatchLoader loader = new BatchLoader(validationBatches, source, m,
+                        new LoaderOptions(1, BadSamplePolicy.FAIL, tuner.seed(), 0))) {
+            List<Batch> batches = new ArrayList<>();
+            try {
+                while (loader.hasNext()) {
+                    batches.add(loader.next());
+                }
+                double loss = tuner.validationLoss(batches);
+                LOG.info("validation loss after step {}: {}", tuner.completedSteps(), loss);
+                return loss;
+            } finally {
+                batches.forEach(Batch::close);
+            }
+        }
     }
 
     private Path save(long step, int epoch) throws IOException {
@@ -211,6 +240,8 @@ public final class TrainingRun {
         private ObjectNode config;
         private int prefetch = 2;
         private String description = "CogVideoX fine-tune";
+        private List<int[]> validationBatches = List.of();
+        private long validationEvery;
 
         private Builder(FineTuner tuner, BucketSampler sampler, SampleSource source) {
             this.tuner = Preconditions.checkNotNull(tuner);
@@ -283,6 +314,18 @@ public final class TrainingRun {
          */
         public Builder description(String text) {
             this.description = text;
+            return this;
+        }
+
+        /**
+         * @param batches held-out batches (sample indices of the same source, one bucket each)
+         * @param every compute the held-out loss every this many steps (and at the last step)
+         * @return this builder
+         */
+        public Builder validation(List<int[]> batches, long every) {
+            Preconditions.checkArgument(!batches.isEmpty() && every > 0, "validation needs batches and an interval");
+            this.validationBatches = List.copyOf(batches);
+            this.validationEvery = every;
             return this;
         }
 

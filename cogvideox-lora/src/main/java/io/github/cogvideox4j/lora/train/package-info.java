@@ -1,8 +1,13 @@
 /**
- * Pure training pieces (the fine-tuning loop builds on them): {@link io.github.cogvideox4j.lora.train.AdamW} with
- * restorable {@link io.github.cogvideox4j.lora.train.OptimizerState}, global-norm
+ * Fine-tuning: pure training pieces — {@link io.github.cogvideox4j.lora.train.AdamW} with restorable
+ * {@link io.github.cogvideox4j.lora.train.OptimizerState}, global-norm
  * {@link io.github.cogvideox4j.lora.train.GradientClipper}, Diffusers' learning-rate schedules
  * ({@link io.github.cogvideox4j.lora.train.LearningRateSchedule}) and leak-free gradient access
- * ({@link io.github.cogvideox4j.lora.train.Gradients}). All match PyTorch/Diffusers formulas (see each type).
+ * ({@link io.github.cogvideox4j.lora.train.Gradients}), all matching PyTorch/Diffusers formulas — and the run's
+ * infrastructure: the YAML/JSON {@link io.github.cogvideox4j.lora.train.TrainingConfig} validated as a whole,
+ * atomic keep-last-N {@link io.github.cogvideox4j.lora.train.CheckpointStore} with
+ * {@link io.github.cogvideox4j.lora.train.Provenance}, and the
+ * {@link io.github.cogvideox4j.lora.train.TrainingListener} contract (implementations in
+ * {@code io.github.cogvideox4j.lora.train.listener}).
  */
 package io.github.cogvideox4j.lora.train;

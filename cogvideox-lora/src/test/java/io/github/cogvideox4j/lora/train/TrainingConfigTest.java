@@ -1,0 +1,253 @@
+package io.github.cogvideox4j.lora.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.github.cogvideox4j.core.config.CogVideoXVariant;
+import io.github.cogvideox4j.data.Bucket;
+import io.github.cogvideox4j.lora.LoraConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Reading, writing and whole-config validation of {@link TrainingConfig}. */
+class TrainingConfigTest {
+    @TempDir
+    Path tmp;
+
+    private static final String MINIMAL = """
+            model: {builtin: tiny-1.5-i2v}
+            data:
+              synthetic: {samples: 2, buckets: [13x160x160]}
+            output_dir: out
+            """;
+
+    @Test
+    void tinyDemoIsValid() {
+        assertThat(TrainingConfig.tinyDemo().problems()).isEmpty();
+        assertThat(TrainingConfig.tinyDemo().validate()).isEqualTo(TrainingConfig.tinyDemo());
+    }
+
+    @Test
+    void yamlAndJsonFilesReadToTheSameRecord() throws IOException {
+        TrainingConfig demo = TrainingConfig.tinyDemo();
+        Path yaml = Files.writeString(tmp.resolve("c.yaml"), demo.toYaml());
+        Path yml = Files.writeString(tmp.resolve("c.yml"), demo.toYaml());
+        Path json = Files.writeString(tmp.resolve("c.json"), demo.toJson());
+        assertThat(TrainingConfig.read(yaml)).isEqualTo(demo);
+        assertThat(TrainingConfig.read(yml)).isEqualTo(demo);
+        assertThat(TrainingConfig.read(json)).isEqualTo(demo);
+    }
+
+    @Test
+    void toYamlRoundTripsEveryNonDefaultValue() throws IOException {
+        Path model = Files.createDirectories(tmp.resolve("CogVideoX-5b-I2V/transformer"));
+        Files.writeString(model.resolve("config.json"), "{}");
+        Path cache = Files.createDirectories(tmp.resolve("cache"));
+        TrainingConfig c = new TrainingConfig(TrainingConfig.ModelSource.ofPath(model.getParent()),
+                TrainingConfig.DataSource.ofCache(cache), tmp.resolve("run 1"),
+                new TrainingConfig.LoraSettings(16, 8.5, List.of(), ".*attn1\\.to_(q|k)", 0.1, 7), false, 123, 2, 4,
+                3e-5, List.of(0.8, 0.99), 1e-6, 0.0, new TrainingConfig.LrScheduleSettings("cosine_with_restarts", 10,
+                        3), 0.5, -5, 25, 4, 50, TrainingConfig.NonFinite.STOP, true,
+                TrainingConfig.MixedPrecision.BF16, TrainingConfig.Rope.DIFFUSERS_480X720, "BW_STYLE", 0.05, 0.1,
+                3.0, true);
+        assertThat(c.problems()).isEmpty();
+        assertThat(TrainingConfig.parse(c.toYaml(), true, "yaml")).isEqualTo(c);
+        assertThat(TrainingConfig.parse(c.toJson(), false, "json")).isEqualTo(c);
+        assertThat(TrainingConfig.fromTree(c.toTree(), "tree")).isEqualTo(c);
+    }
+
+    @Test
+    void missingOptionalKeysTakeTheDocumentedDefaults() {
+        TrainingConfig c = TrainingConfig.parse(MINIMAL, true, "minimal");
+        assertThat(c.model().builtinVariant()).contains(CogVideoXVariant.COGVIDEOX_1_5_5B_I2V);
+        assertThat(c.data().synthetic().buckets()).containsExactly(new Bucket(13, 160, 160));
+        assertThat(c.loraConfig()).contains(LoraConfig.of(64, 64));
+        assertThat(c.steps()).isEqualTo(1000);
+        assertThat(c.betas()).containsExactly(0.9, 0.95);
+        assertThat(c.epsilon()).isEqualTo(1e-8);
+        assertThat(c.weightDecay()).isEqualTo(1e-4);
+        assertThat(c.maxGradNorm()).isEqualTo(1.0);
+        assertThat(c.keepLast()).isEqualTo(3);
+        assertThat(c.nonFinite()).isEqualTo(TrainingConfig.NonFinite.SKIP);
+        assertThat(c.rope()).isEqualTo(TrainingConfig.Rope.PIPELINE);
+        assertThat(c.ofs()).isEqualTo(2.0);
+        assertThat(c.imageLatentDropout()).isEqualTo(0.05);
+        assertThat(c.idToken()).isNull();
+        assertThat(c.schedule().kind()).isEqualTo(LearningRateSchedule.Kind.CONSTANT);
+    }
+
+    @Test
+    void loraAlphaDefaultsToTheGivenRank() {
+        TrainingConfig c = TrainingConfig.parse(MINIMAL + "lora: {rank: 8}\n", true, "t");
+        assertThat(c.lora().alpha()).isEqualTo(8.0);
+        assertThat(c.lora().targets()).isEqualTo(LoraConfig.DEFAULT_TARGETS);
+    }
+
+    @Test
+    void yamlExponentWithoutADotIsReadAsANumber() {
+        TrainingConfig c = TrainingConfig.parse(MINIMAL + "learning_rate: 1e-4\nepsilon: 1E-8\n", true, "t");
+        assertThat(c.learningRate()).isEqualTo(1e-4);
+        assertThat(c.epsilon()).isEqualTo(1e-8);
+    }
+
+    @Test
+    void listsEveryProblemAtOnceWithItsKeyPath() {
+        String yaml = """
+                model: {builtin: tiny-9b}
+                data: {synthetic: {samples: 0, buckets: [9x64, 9x64x96]}}
+                output_dir: out
+                lora: {rank: -1, alpha: 4, targets: [to_q], target_regex: 'to_(q'}
+                full_finetune: true
+                steps: 0
+                batch_size: abc
+                learning_rat: 1e-4
+                betas: [0.9, 1.5]
+                lr_schedule: {type: polynomial, warmup_steps: -3}
+                keep_last: 0
+                non_finite: maybe
+                caption_dropout: 1.5
+                """;
+        TrainingConfigException e = catchThrowableOfType(TrainingConfigException.class,
+                () -> TrainingConfig.parse(yaml, true, "bad.yaml"));
+        assertThat(e).isNotNull();
+        assertThat(e.problems()).anySatisfy(p -> assertThat(p).startsWith("model.builtin: unknown model 'tiny-9b'"))
+                .anySatisfy(p -> assertThat(p).startsWith("data.synthetic.samples: must be > 0"))
+                .anySatisfy(p -> assertThat(p).startsWith("data.synthetic.buckets[0]: expected FRAMESxHEIGHTxWIDTH"))
+                .anySatisfy(p -> assertThat(p).startsWith("lora.rank: must be > 0, got -1"))
+                .anySatisfy(p -> assertThat(p).startsWith("lora.targets, lora.target_regex: give one of them"))
+                .anySatisfy(p -> assertThat(p).startsWith("lora.target_regex: not a valid regular expression"))
+                .anySatisfy(p -> assertThat(p).startsWith("lora, full_finetune: give either"))
+                .anySatisfy(p -> assertThat(p).startsWith("steps: must be > 0, got 0"))
+                .anySatisfy(p -> assertThat(p).startsWith("batch_size: expected an integer, got 'abc'"))
+                .anySatisfy(p -> assertThat(p).startsWith("learning_rat: unknown key (did you mean 'learning_rate'?)"))
+                .anySatisfy(p -> assertThat(p).startsWith("betas[1]: must be in [0, 1), got 1.5"))
+                .anySatisfy(p -> assertThat(p).startsWith("lr_schedule.type: unknown learning-rate schedule"))
+                .anySatisfy(p -> assertThat(p).startsWith("lr_schedule.warmup_steps: must be >= 0"))
+                .anySatisfy(p -> assertThat(p).startsWith("keep_last: must be > 0, got 0"))
+                .anySatisfy(p -> assertThat(p).startsWith("non_finite: expected one of skip, stop, got 'maybe'"))
+                .anySatisfy(p -> assertThat(p).startsWith("caption_dropout: must be a probability in [0, 1]"));
+        assertThat(e.problems()).hasSize(16);
+        assertThat(e).hasMessageStartingWith("bad.yaml: 16 problems in the training config:\n  - ");
+    }
+
+    @Test
+    void unknownKeysAreReportedAtEveryLevelWithSuggestions() {
+        TrainingConfigException e = catchThrowableOfType(TrainingConfigException.class, () -> TrainingConfig.parse(
+                MINIMAL + "outputDir: x\nlora: {rank: 4, lora-alpha: 4}\nlr_schedule: {warmup: 3}\n", true, "t"));
+        assertThat(e.problems()).anySatisfy(p -> assertThat(p).startsWith("outputDir: unknown key (did you mean "
+                        + "'output_dir'?)"))
+                .anySatisfy(p -> assertThat(p).startsWith("lora.lora-alpha: unknown key (did you mean 'alpha'?)"))
+                .anySatisfy(p -> assertThat(p).startsWith("lr_schedule.warmup: unknown key (did you mean "
+                        + "'warmup_steps'?)"))
+                .hasSize(3);
+    }
+
+    @Test
+    void emptyMappingNamesEachRequiredKey() {
+        TrainingConfigException e = catchThrowableOfType(TrainingConfigException.class,
+                () -> TrainingConfig.parse("{}", false, "empty.json"));
+        assertThat(e.problems()).extracting(p -> p.substring(0, p.indexOf(':')))
+                .contains("model", "data", "output_dir");
+    }
+
+    @Test
+    void syntaxErrorNamesLineAndColumn() {
+        assertThatThrownBy(() -> TrainingConfig.parse("model: {builtin: tiny-5b\nsteps: 3\n", true, "broken.yaml"))
+                .isInstanceOf(TrainingConfigException.class)
+                .hasMessageContaining("broken.yaml")
+                .hasMessageMatching("(?s).*line \\d+, column \\d+.*");
+    }
+
+    @Test
+    void modelAndCacheFoldersMustExist() {
+        String yaml = "model: {path: " + tmp.resolve("nope") + "}\ndata: {cache: " + tmp.resolve("nocache")
+                + "}\noutput_dir: out\n";
+        TrainingConfigException e = catchThrowableOfType(TrainingConfigException.class,
+                () -> TrainingConfig.parse(yaml, true, "t"));
+        assertThat(e.problems()).anySatisfy(p -> assertThat(p).startsWith("model.path: ").contains("is not a folder"))
+                .anySatisfy(p -> assertThat(p).startsWith("data.cache: ").contains("is not a folder"))
+                .hasSize(2);
+    }
+
+    @Test
+    void modelFolderWithoutATransformerConfigIsAProblem() throws IOException {
+        Path model = Files.createDirectories(tmp.resolve("empty-model"));
+        assertThat(TrainingConfig.tinyDemo().withOutputDir(tmp.resolve("o")).problems()).isEmpty();
+        TrainingConfig c = new TrainingConfig(TrainingConfig.ModelSource.ofPath(model), TrainingConfig.tinyDemo().data(),
+                tmp.resolve("o"), TrainingConfig.LoraSettings.of(4, 4), false, 5, 1, 1, 1e-3, List.of(0.9, 0.95), 1e-8,
+                0, new TrainingConfig.LrScheduleSettings("constant", 0, 1), 1, 0, 0, 1, 0,
+                TrainingConfig.NonFinite.SKIP, false, TrainingConfig.MixedPrecision.FP32, TrainingConfig.Rope.PIPELINE,
+                null, 0, 0, 2, false);
+        assertThat(c.problems()).singleElement().asString().contains("neither transformer/config.json nor config.json");
+    }
+
+    @Test
+    void outputDirUnderARegularFileIsAProblem() throws IOException {
+        Path file = Files.writeString(tmp.resolve("file"), "x");
+        assertThat(TrainingConfig.tinyDemo().withOutputDir(file.resolve("run")).problems()).singleElement().asString()
+                .startsWith("output_dir: cannot create").contains("is a file");
+        assertThat(TrainingConfig.tinyDemo().withOutputDir(file).problems()).singleElement().asString()
+                .contains("exists and is not a folder");
+    }
+
+    @Test
+    void fullFinetuneNeedsNoLoraSection() {
+        TrainingConfig c = TrainingConfig.parse(MINIMAL + "full_finetune: true\n", true, "t");
+        assertThat(c.lora()).isNull();
+        assertThat(c.loraConfig()).isEmpty();
+    }
+
+    @Test
+    void sincosOptInIsRefusedForOtherBuiltins() {
+        assertThat(TrainingConfig.parse(MINIMAL.replace("tiny-1.5-i2v", "tiny-5b-i2v")
+                + "sincos_at_untrained_size: true\n", true, "t").sincosAtUntrainedSize()).isTrue();
+        assertThatThrownBy(() -> TrainingConfig.parse(MINIMAL + "sincos_at_untrained_size: true\n", true, "t"))
+                .isInstanceOf(TrainingConfigException.class)
+                .hasMessageContaining("sincos_at_untrained_size: applies to CogVideoX-5b-I2V only");
+    }
+
+    @Test
+    void derivesTheScheduleAndTheLoraConfig() {
+        TrainingConfig c = TrainingConfig.parse(MINIMAL + """
+                steps: 100
+                learning_rate: 0.001
+                lr_schedule: {type: cosine_with_restarts, warmup_steps: 10, num_cycles: 2}
+                lora: {rank: 8, alpha: 16, target_regex: '.*to_q', dropout: 0.1, init_seed: 3}
+                """, true, "t");
+        assertThat(c.schedule()).isEqualTo(LearningRateSchedule.of("cosine_with_restarts", 1e-3, 10, 100, 2));
+        assertThat(c.loraConfig()).contains(new LoraConfig(8, 16, List.of(), ".*to_q", 0.1, 3));
+    }
+
+    @Test
+    void overridesSetDottedKeysAndAreValidatedAsAWhole() {
+        Map<String, String> o = new LinkedHashMap<>();
+        o.put("lora.rank", "8");
+        o.put("steps", "5");
+        o.put("betas", "[0.8, 0.9]");
+        o.put("id_token", "TOK");
+        TrainingConfig c = TrainingConfig.tinyDemo().withOverrides(o);
+        assertThat(c.lora().rank()).isEqualTo(8);
+        assertThat(c.steps()).isEqualTo(5);
+        assertThat(c.betas()).containsExactly(0.8, 0.9);
+        assertThat(c.idToken()).isEqualTo("TOK");
+        assertThat(TrainingConfig.tinyDemo().withOverrides(Map.of("full_finetune", "true")).lora()).isNull();
+        assertThatThrownBy(() -> TrainingConfig.tinyDemo().withOverrides(Map.of("stepz", "5", "keep_last", "0")))
+                .isInstanceOf(TrainingConfigException.class)
+                .hasMessageContaining("stepz: unknown key (did you mean 'steps'?)")
+                .hasMessageContaining("keep_last: must be > 0");
+    }
+
+    @Test
+    void readRefusesAnUnknownExtension() throws IOException {
+        Path txt = Files.writeString(tmp.resolve("c.txt"), MINIMAL);
+        assertThatThrownBy(() -> TrainingConfig.read(txt)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(".yaml");
+    }
+}

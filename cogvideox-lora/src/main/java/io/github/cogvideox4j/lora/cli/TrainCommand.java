@@ -1,113 +1,257 @@
 package io.github.cogvideox4j.lora.cli;
 
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.github.cogvideox4j.core.CogVideoXException;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
+import io.github.cogvideox4j.core.model.ParameterLayout;
 import io.github.cogvideox4j.core.schedule.CogVideoXDpmScheduler;
+import io.github.cogvideox4j.core.schedule.CogVideoXScheduler;
 import io.github.cogvideox4j.core.schedule.SchedulerConfig;
 import io.github.cogvideox4j.data.Bucket;
 import io.github.cogvideox4j.data.BucketSampler;
 import io.github.cogvideox4j.data.SamplerConfig;
 import io.github.cogvideox4j.lora.LoraAdapter;
-import io.github.cogvideox4j.lora.LoraConfig;
 import io.github.cogvideox4j.lora.train.AdamW;
 import io.github.cogvideox4j.lora.train.CheckpointStore;
 import io.github.cogvideox4j.lora.train.FineTuner;
 import io.github.cogvideox4j.lora.train.StepResult;
 import io.github.cogvideox4j.lora.train.SyntheticLatentDataset;
+import io.github.cogvideox4j.lora.train.TrainingConfig;
 import io.github.cogvideox4j.lora.train.TrainingListener;
 import io.github.cogvideox4j.lora.train.TrainingRun;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code cogvideox train}: the README's main job. Without options it fine-tunes a LoRA on the built-in tiny default —
- * a random model with the CogVideoX1.5-5B-I2V structure (OFS and slice RoPE on) and a learnable synthetic latent dataset
- * over three buckets — prints progress, exports the LoRA and checks that the loss fell.
+ * {@code cogvideox train}: the README's main job. Without {@code --config} it fine-tunes a LoRA on the built-in tiny
+ * default — a random model with the CogVideoX1.5-5B-I2V structure (OFS and slice RoPE on) and a learnable synthetic
+ * latent dataset over three buckets — prints progress and held-out losses, exports the LoRA and checks that the loss
+ * fell. With {@code --config run.yaml} the same command trains what the file describes (a real Diffusers model folder,
+ * or a built-in tiny one); a run resumes from its newest checkpoint.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Fine-tune a LoRA (default: the built-in tiny CogVideoX1.5-I2V demo).")
+        description = "Fine-tune CogVideoX (default: the built-in tiny CogVideoX1.5-I2V LoRA demo).")
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--output", defaultValue = "runs/demo", description = "output folder (default: ${DEFAULT-VALUE})")
-    private Path output;
+    @Option(names = "--config", description = "a YAML or JSON training config (default: the built-in tiny demo)")
+    private Path configFile;
 
-    @Option(names = "--steps", defaultValue = "300", description = "optimizer steps (default: ${DEFAULT-VALUE})")
-    private int steps;
-
-    @Option(names = "--seed", defaultValue = "42", description = "seed (default: ${DEFAULT-VALUE})")
-    private long seed;
-
-    @Option(names = "--rank", defaultValue = "16", description = "LoRA rank (default: ${DEFAULT-VALUE})")
-    private int rank;
-
-    @Option(names = "--lr", defaultValue = "5e-3", description = "learning rate (default: ${DEFAULT-VALUE})")
-    private double lr;
+    @Option(names = "--set", description = "override a config key, e.g. --set steps=50 --set lora.rank=8")
+    private Map<String, String> overrides = new LinkedHashMap<>();
 
     @Option(names = "--fresh", description = "delete the output folder's checkpoints first (else the run resumes)")
     private boolean fresh;
 
+    @Option(names = "--dry-run", description = "print the buckets, steps and estimated memory and time per step, then stop")
+    private boolean dryRun;
+
+    /** The built-in demo: tiny 1.5-I2V, 300 LoRA steps over 48 synthetic samples in three buckets. */
+    static TrainingConfig demoConfig() {
+        return new TrainingConfig(TrainingConfig.ModelSource.builtin("tiny-1.5-i2v"),
+                TrainingConfig.DataSource.synthetic(48, List.of(new Bucket(9, 64, 96), new Bucket(9, 96, 64),
+                        new Bucket(17, 64, 64))),
+                Path.of("runs", "demo"),
+                new TrainingConfig.LoraSettings(16, 16, List.of("to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj",
+                        "ff.net.2", "proj_out"), null, 0.0, 42),
+                false, 300, 2, 1, 5e-3, List.of(0.9, 0.95), 1e-8, 1e-4,
+                new TrainingConfig.LrScheduleSettings("constant", 0, 1), 1.0, 42, 50, 2, 50,
+                TrainingConfig.NonFinite.SKIP, false, TrainingConfig.MixedPrecision.FP32, TrainingConfig.Rope.PIPELINE,
+                null, 0.0, 0.05, 2.0, false);
+    }
+
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_1_5_5B_I2V);
-        List<Bucket> buckets = List.of(new Bucket(3, 8, 12), new Bucket(3, 12, 8), new Bucket(5, 8, 8));
-        // 48 training samples and 6 held-out ones (indices 48..53, two per bucket)
-        SyntheticLatentDataset data = new SyntheticLatentDataset(config, buckets, 54, 4, seed);
-        BucketSampler sampler = new BucketSampler(data.samples().subList(0, 48), SamplerConfig.of(2, seed));
-        List<int[]> heldOut = List.of(new int[] {48, 51}, new int[] {49, 52}, new int[] {50, 53});
+        TrainingConfig cfg = (configFile == null ? demoConfig() : TrainingConfig.read(configFile));
+        if (!overrides.isEmpty()) {
+            cfg = cfg.withOverrides(overrides);
+        }
+        cfg.validate();
+        if (cfg.mixedPrecision() != TrainingConfig.MixedPrecision.FP32) {
+            throw new CogVideoXException("mixed_precision " + cfg.mixedPrecision() + " is not available in this build "
+                    + "yet; use fp32");
+        }
+        if (cfg.data().synthetic() == null) {
+            throw new CogVideoXException("data.cache: training from a latent cache from the command line needs the "
+                    + "cache index that `prepare` writes (not in this build); from Java, give TrainingRun a "
+                    + "CachedSampleSource or CogVideoTrainerSampleSource. Use data.synthetic here.");
+        }
+        Path output = cfg.outputDir();
         Files.createDirectories(output);
         if (fresh) {
             deleteCheckpoints(output.resolve("checkpoints"));
         }
-        out.printf("CogVideoX4J train: tiny %s, random weights, LoRA r%d on attention, feed-forward and proj_out; %d synthetic samples in %d latent "
-                + "buckets %s; %d steps; MKL vendor switch %s%n", config.variant(), rank, 48, buckets.size(), buckets, steps,
-                MklSwitch.describe());
-        out.println(sampler.report().format());
-        Engine.getInstance().setRandomSeed((int) seed);
+        Engine.getInstance().setRandomSeed((int) cfg.seed());
         try (NDManager manager = NDManager.newBaseManager();
-                CogVideoXTransformer model = CogVideoXTransformer.random(config, manager, seed);
-                LoraAdapter lora = LoraAdapter.inject(model, LoraConfig.of(rank, rank).withTargetModules(List.of(
-                        "to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj", "ff.net.2", "proj_out")).withInitSeed(seed))) {
-            ConsoleProgress progress = new ConsoleProgress(out, steps);
-            try (FineTuner tuner = FineTuner.builder(model,
-                            new CogVideoXDpmScheduler(SchedulerConfig.released(SchedulerConfig.DPM_CLASS, 1.0)))
-                    .lora(lora)
-                    .optimizer(AdamW.builder().learningRate(lr).betas(0.9, 0.95).epsilon(1e-8).weightDecay(1e-4)
-                            .build())
-                    .maxGradNorm(1.0).seed(seed).listener(progress).build()) {
-                List<StepResult> results = TrainingRun.builder(tuner, sampler, data).totalSteps(steps)
-                        .checkpoints(CheckpointStore.open(output.resolve("checkpoints"), 2), 50)
-                        .validation(heldOut, 50).outputDir(output).description("tiny CogVideoX1.5-I2V LoRA demo").build().run();
-                Path loraFile = output.resolve("pytorch_lora_weights.safetensors");
-                lora.save(loraFile);
-                out.printf("exported %s%n", loraFile);
-                return progress.summary(results) ? 0 : 1;
+                CogVideoXTransformer model = loadModel(cfg, manager)) {
+            CogVideoXConfig config = model.config();
+            // data: synthetic latents in the config's buckets (pixels -> latents), plus one held-out batch per bucket
+            List<Bucket> latentBuckets = new ArrayList<>();
+            for (Bucket b : cfg.data().synthetic().buckets()) {
+                latentBuckets.add(new Bucket((b.frames() - 1) / 4 + 1, b.height() / 8, b.width() / 8));
             }
+            int trainSamples = cfg.data().synthetic().samples();
+            int held = latentBuckets.size() * cfg.batchSize();
+            SyntheticLatentDataset data = new SyntheticLatentDataset(config, latentBuckets, trainSamples + held, 4,
+                    cfg.seed());
+            BucketSampler sampler = new BucketSampler(data.samples().subList(0, trainSamples),
+                    SamplerConfig.of(cfg.batchSize(), cfg.seed()));
+            List<int[]> heldOut = heldOutBatches(trainSamples, latentBuckets.size(), cfg.batchSize());
+            out.printf("CogVideoX4J train: %s (%s), %s; %d synthetic samples; %d steps; MKL vendor switch %s%n",
+                    cfg.model().builtin() != null ? "built-in " + cfg.model().builtin() : cfg.model().path(),
+                    config.variant(), cfg.fullFinetune() ? "full fine-tune" : "LoRA r" + cfg.lora().rank()
+                            + " alpha " + cfg.lora().alpha(), trainSamples, cfg.steps(), MklSwitch.describe());
+            out.println(sampler.report().format());
+            if (dryRun) {
+                printEstimate(out, cfg, config, latentBuckets);
+                return 0;
+            }
+            LoraAdapter lora = cfg.loraConfig().map(c -> LoraAdapter.inject(model, c)).orElse(null);
+            try {
+                ConsoleProgress progress = new ConsoleProgress(out, cfg.steps());
+                FineTuner.Builder builder = FineTuner.builder(model, scheduler(cfg, config))
+                        .lora(lora)
+                        .optimizer(AdamW.builder().learningRate(cfg.learningRate()).betas(cfg.beta1(), cfg.beta2())
+                                .epsilon(cfg.epsilon()).weightDecay(cfg.weightDecay()).build())
+                        .schedule(cfg.schedule()).maxGradNorm(cfg.maxGradNorm()).seed(cfg.seed())
+                        .nonFinite(cfg.nonFinite() == TrainingConfig.NonFinite.STOP ? FineTuner.NonFinitePolicy.STOP
+                                : FineTuner.NonFinitePolicy.SKIP)
+                        .gradientCheckpointing(cfg.gradientCheckpointing()).ofs(cfg.ofs())
+                        .rope(cfg.rope() == TrainingConfig.Rope.PIPELINE ? FineTuner.RopeRule.PIPELINE
+                                : FineTuner.RopeRule.DIFFUSERS_480X720)
+                        .imageLatentDropout(cfg.imageLatentDropout()).captionDropout(cfg.captionDropout())
+                        .sincosAtUntrainedSize(cfg.sincosAtUntrainedSize()).listener(progress);
+                for (TrainingListener l : Listeners.standard(output, cfg.steps())) {
+                    builder.listener(l);
+                }
+                try (FineTuner tuner = builder.build()) {
+                    TrainingRun.Builder run = TrainingRun.builder(tuner, sampler, data).totalSteps(cfg.steps())
+                            .gradientAccumulation(cfg.gradientAccumulation())
+                            .checkpoints(CheckpointStore.open(output.resolve("checkpoints"), cfg.keepLast()),
+                                    cfg.checkpointEvery())
+                            .outputDir(output).config(cfg.toTree()).description(config.variant() + " fine-tune");
+                    if (cfg.validationEvery() > 0) {
+                        run.validation(heldOut, cfg.validationEvery());
+                    }
+                    List<StepResult> results = run.build().run();
+                    if (lora != null) {
+                        Path loraFile = output.resolve("pytorch_lora_weights.safetensors");
+                        lora.save(loraFile);
+                        out.printf("exported %s%n", loraFile);
+                    }
+                    return progress.summary(results) ? 0 : 1;
+                }
+            } finally {
+                if (lora != null) {
+                    lora.close();
+                }
+            }
+        }
+    }
+
+    private static CogVideoXTransformer loadModel(TrainingConfig cfg, NDManager manager) throws java.io.IOException {
+        if (cfg.model().builtin() != null) {
+            CogVideoXVariant variant = cfg.model().builtinVariant().orElseThrow();
+            return CogVideoXTransformer.random(CogVideoXConfig.tiny(variant), manager, cfg.seed());
+        }
+        return CogVideoXTransformer.load(cfg.model().path(), manager, DataType.FLOAT32);
+    }
+
+    /** The model folder's scheduler config (pipeline root), else the released DPM schedule of its family. */
+    private static CogVideoXScheduler scheduler(TrainingConfig cfg, CogVideoXConfig config) throws java.io.IOException {
+        if (cfg.model().path() != null) {
+            for (Path p : List.of(cfg.model().path().resolve("scheduler/scheduler_config.json"),
+                    cfg.model().path().resolveSibling("scheduler").resolve("scheduler_config.json"))) {
+                if (Files.isRegularFile(p)) {
+                    return CogVideoXScheduler.fromConfig(p);
+                }
+            }
+        }
+        double shift = config.variant() == CogVideoXVariant.COGVIDEOX_2B ? 3.0 : 1.0;
+        return new CogVideoXDpmScheduler(SchedulerConfig.released(SchedulerConfig.DPM_CLASS, shift));
+    }
+
+    private static List<int[]> heldOutBatches(int first, int buckets, int batchSize) {
+        List<int[]> batches = new ArrayList<>();
+        for (int b = 0; b < buckets; b++) {
+            int[] idx = new int[batchSize];
+            for (int i = 0; i < batchSize; i++) {
+                int k = first + i * buckets;
+                idx[i] = k + Math.floorMod(b - k, buckets);                 // same bucket: index % buckets == b
+            }
+            batches.add(idx);
+        }
+        return batches;
+    }
+
+    /** Parameters, optimizer state and activations by shape arithmetic; time from a GEMM measured here. */
+    private static void printEstimate(PrintStream out, TrainingConfig cfg, CogVideoXConfig c, List<Bucket> buckets) {
+        ParameterLayout layout = ParameterLayout.of(c);
+        long params = layout.totalElements();
+        long trainable = cfg.fullFinetune() ? layout.parameterElements()
+                : 2L * cfg.lora().rank() * c.innerDim() * 4 * c.numLayers();
+        long d = c.innerDim();
+        double gflops = measureGemmGflops();
+        out.printf("parameters %,d (%.1f MB fp32); trainable %,d; AdamW state %.1f MB%n", params, params * 4 / 1e6,
+                trainable, trainable * 8 / 1e6);
+        for (Bucket b : buckets) {
+            int pt = c.patchSizeT() == null ? 1 : c.patchSizeT();
+            long frames = (b.frames() + pt - 1) / pt;
+            long n = frames * (b.height() / c.patchSize()) * (b.width() / c.patchSize());
+            long s = n + c.maxTextSeqLength();
+            long batch = cfg.batchSize();
+            // per block forward: q,k,v,out 4*2*S*D^2, ff 2*2*S*D*4D, attention 4*S^2*D; step = 3x forward
+            double flops = 3.0 * c.numLayers() * batch * (8.0 * s * d * d + 16.0 * s * d * d + 4.0 * s * s * d);
+            // activations kept for backward: about 30 floats of width D per token per block (q,k,v,norms,ff 4D...)
+            double act = cfg.gradientCheckpointing() ? (c.numLayers() * 2.0 + 30) * batch * s * d * 4
+                    : 30.0 * c.numLayers() * batch * s * d * 4;
+            out.printf("bucket %s latents: %,d tokens; step ~%.2f GFLOP -> ~%.0f ms at the measured %.0f GFLOP/s; "
+                    + "activations ~%.1f MB%n", b, s, flops / 1e9, flops / 1e9 / gflops * 1e3, gflops, act / 1e6);
+        }
+    }
+
+    private static double measureGemmGflops() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray a = m.randomNormal(new ai.djl.ndarray.types.Shape(512, 512));
+            a.matMul(a).close();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 10; i++) {
+                a.matMul(a).close();
+            }
+            double s = (System.nanoTime() - t0) / 1e9;
+            return 10 * 2.0 * 512 * 512 * 512 / s / 1e9;
         }
     }
 
     private static void deleteCheckpoints(Path dir) throws java.io.IOException {
         if (Files.isDirectory(dir)) {
             try (var walk = Files.walk(dir)) {
-                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
                     Files.delete(p);
                 }
             }
         }
     }
 
-    /** Prints a line every few steps and the loss summary at the end. */
+    /** Prints a line every few steps, the held-out losses, and the loss summary at the end. */
     private static final class ConsoleProgress implements TrainingListener {
         private final PrintStream out;
         private final long total;
         private final long start = System.nanoTime();
+        private final List<Double> validation = new ArrayList<>();
 
         ConsoleProgress(PrintStream out, long total) {
             this.out = out;
@@ -128,22 +272,20 @@ final class TrainCommand implements Callable<Integer> {
             validation.add(loss);
         }
 
-        private final java.util.List<Double> validation = new java.util.ArrayList<>();
-
         boolean summary(List<StepResult> results) {
+            if (validation.size() >= 2) {
+                out.printf("held-out loss %.4f after the first validation, %.4f at the end (%.0f%% lower)%n",
+                        validation.get(0), validation.get(validation.size() - 1),
+                        100 * (1 - validation.get(validation.size() - 1) / validation.get(0)));
+            }
             if (results.size() < 40) {
-                out.printf("ran %d steps (resumed run); loss %.4f at the end%n", results.size(),
-                        results.isEmpty() ? Double.NaN : results.get(results.size() - 1).loss());
+                out.printf("ran %d steps (a resumed or short run)%n", results.size());
                 return true;
             }
             double first = mean(results.subList(0, 20));
             double last = mean(results.subList(results.size() - 20, results.size()));
-            out.printf("mean loss of the first 20 steps %.4f, of the last 20 steps %.4f (%.0f%% lower) in %.1f s%n", first,
-                    last, 100 * (1 - last / first), (System.nanoTime() - start) / 1e9);
-            if (validation.size() >= 2) {
-                out.printf("held-out loss %.4f after the first validation, %.4f at the end%n", validation.get(0),
-                        validation.get(validation.size() - 1));
-            }
+            out.printf("mean loss of the first 20 steps %.4f, of the last 20 steps %.4f (%.0f%% lower) in %.1f s%n",
+                    first, last, 100 * (1 - last / first), (System.nanoTime() - start) / 1e9);
             return last < first;
         }
 

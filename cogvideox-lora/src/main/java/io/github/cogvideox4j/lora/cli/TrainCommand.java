@@ -7,6 +7,8 @@ import ai.djl.ndarray.types.DataType;
 import io.github.cogvideox4j.core.CogVideoXException;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
+import io.github.cogvideox4j.core.io.DiffusersFolderWriter;
+import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.model.ParameterLayout;
 import io.github.cogvideox4j.core.schedule.CogVideoXDpmScheduler;
@@ -151,6 +153,13 @@ final class TrainCommand implements Callable<Integer> {
                         Path loraFile = output.resolve("pytorch_lora_weights.safetensors");
                         lora.save(loraFile);
                         out.printf("exported %s%n", loraFile);
+                    } else {
+                        // full fine-tune: a Diffusers transformer folder, bf16 shards of at most 5 GB + index
+                        Map<String, NDArray> state = new LinkedHashMap<>(model.namedBuffers());
+                        state.putAll(model.namedParameters());
+                        DiffusersFolderWriter.write(output.resolve("transformer"), config, state,
+                                SafetensorsDType.BF16, 5_000_000_000L);
+                        out.printf("exported %s%n", output.resolve("transformer"));
                     }
                     return progress.summary(results) ? 0 : 1;
                 }

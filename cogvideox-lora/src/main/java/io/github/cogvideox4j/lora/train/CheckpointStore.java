@@ -29,7 +29,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -405,9 +404,7 @@ public final class CheckpointStore {
                         + "': " + v + " is not finite; expected only finite numbers, nothing was written");
             }
         } else if (node.isObject()) {
-            Iterator<Map.Entry<String, JsonNode>> it = node.fields();
-            while (it.hasNext()) {
-                Map.Entry<String, JsonNode> f = it.next();
+            for (Map.Entry<String, JsonNode> f : node.properties()) {
                 checkFinite(target, path.isEmpty() ? f.getKey() : path + "." + f.getKey(), f.getValue());
             }
         } else if (node.isArray()) {

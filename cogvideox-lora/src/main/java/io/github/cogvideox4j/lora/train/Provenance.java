@@ -119,7 +119,10 @@ public record Provenance(String library, String libraryVersion, String djlVersio
         return v == null || v.isNull() ? UNKNOWN : v.asText();
     }
 
-    /** The version in a jar's Maven descriptor, else its manifest's Implementation- or Specification-Version, else "unknown". */
+    /**
+     * The version in a jar's Maven descriptor, else its manifest's Implementation- or Specification-Version, else
+     * "unknown".
+     */
     static String mavenVersion(Class<?> anchor, String groupId, String artifactId) {
         String resource = "/META-INF/maven/" + groupId + "/" + artifactId + "/pom.properties";
         try (InputStream in = anchor.getResourceAsStream(resource)) {

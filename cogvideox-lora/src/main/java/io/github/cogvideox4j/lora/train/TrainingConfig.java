@@ -663,7 +663,8 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
             "lr_schedule", "max_grad_norm", "seed", "checkpoint_every", "keep_last", "validation_every",
             "non_finite", "gradient_checkpointing", "mixed_precision", "rope", "id_token", "caption_dropout",
             "image_latent_dropout", "ofs", "sincos_at_untrained_size");
-    private static final Pattern BUCKET = Pattern.compile("\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*");
+    private static final Pattern BUCKET =
+            Pattern.compile("\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*");
     private static final TrainingConfig DEFAULTS = new TrainingConfig(null, null, null, LoraSettings.of(64, 64), false,
             1000, 1, 1, 1e-4, List.of(0.9, 0.95), 1e-8, 1e-4, new LrScheduleSettings("constant", 0, 1), 1.0, 42,
             500, 3, 0, NonFinite.SKIP, false, MixedPrecision.FP32, Rope.PIPELINE, null, 0.0, 0.05, 2.0, false);

@@ -111,8 +111,8 @@ class CheckpointStoreTest {
         CheckpointStore store = CheckpointStore.open(tmp, 2);
         try (NDManager m = NDManager.newBaseManager()) {
             Map<String, NDArray> t = tensors(m, 1);
-            t.put("blocks.1.lora_B.weight", EngineArrays.create(m, new float[] {0, Float.NaN, 1, Float.POSITIVE_INFINITY},
-                    new Shape(2, 2)));
+            t.put("blocks.1.lora_B.weight",
+                    EngineArrays.create(m, new float[] {0, Float.NaN, 1, Float.POSITIVE_INFINITY}, new Shape(2, 2)));
             assertThatThrownBy(() -> store.save(3, t, state(3)))
                     .isInstanceOf(CheckpointException.class)
                     .hasMessageContaining("blocks.1.lora_B.weight")

@@ -180,7 +180,8 @@ class TrainingConfigTest {
     void modelFolderWithoutATransformerConfigIsAProblem() throws IOException {
         Path model = Files.createDirectories(tmp.resolve("empty-model"));
         assertThat(TrainingConfig.tinyDemo().withOutputDir(tmp.resolve("o")).problems()).isEmpty();
-        TrainingConfig c = new TrainingConfig(TrainingConfig.ModelSource.ofPath(model), TrainingConfig.tinyDemo().data(),
+        TrainingConfig c = new TrainingConfig(TrainingConfig.ModelSource.ofPath(model),
+                TrainingConfig.tinyDemo().data(),
                 tmp.resolve("o"), TrainingConfig.LoraSettings.of(4, 4), false, 5, 1, 1, 1e-3, List.of(0.9, 0.95), 1e-8,
                 0, new TrainingConfig.LrScheduleSettings("constant", 0, 1), 1, 0, 0, 1, 0,
                 TrainingConfig.NonFinite.SKIP, false, TrainingConfig.MixedPrecision.FP32, TrainingConfig.Rope.PIPELINE,

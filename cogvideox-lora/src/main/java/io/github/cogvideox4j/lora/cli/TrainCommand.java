@@ -143,7 +143,7 @@ final class TrainCommand implements Callable<Integer> {
                     TrainingRun.Builder run = TrainingRun.builder(tuner, sampler, data).totalSteps(cfg.steps())
                             .gradientAccumulation(cfg.gradientAccumulation())
                             .checkpoints(CheckpointStore.open(output.resolve("checkpoints"), cfg.keepLast()),
-                                    cfg.checkpointEvery())
+                                    cfg.checkpointEvery() > 0 ? cfg.checkpointEvery() : cfg.steps())
                             .outputDir(output).config(cfg.toTree()).description(config.variant() + " fine-tune");
                     if (cfg.validationEvery() > 0) {
                         run.validation(heldOut, cfg.validationEvery());
@@ -265,14 +265,6 @@ final class TrainCommand implements Callable<Integer> {
         ConsoleProgress(PrintStream out, long total) {
             this.out = out;
             this.total = total;
-        }
-
-        @Override
-        public void onStep(StepResult r) {
-            if (r.step() % 25 == 0 || r.step() == total) {
-                out.printf("step %4d/%d  loss %.4f  grad norm %.3f  lr %.1e  bucket %s  %d ms%n", r.step(), total,
-                        r.loss(), r.gradNorm(), r.learningRate(), r.bucket(), r.millis());
-            }
         }
 
         @Override

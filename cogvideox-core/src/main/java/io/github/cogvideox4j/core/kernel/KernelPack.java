@@ -24,9 +24,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * PyTorch's fused kernels that DJL does not expose — {@code scaled_dot_product_attention} and
- * {@code gelu(approximate="tanh")} — plus bf16/fp32 casts, reached through a tiny TorchScript module that this
- * class writes itself (an in-memory stored zip, see DJL-NOTES section 3) and loads into its own
- * {@link NDManager}. No Python, no file and no download is involved.
+ * {@code gelu(approximate="tanh")} — plus bf16/fp32 casts and bf16 linear layers, reached through a tiny
+ * TorchScript module that this class writes itself (an in-memory stored zip, see DJL-NOTES section 3) and loads
+ * into its own {@link NDManager}. No Python, no file and no download is involved.
  *
  * <p><b>Autograd.</b> Every method is run with DJL's {@code isTrain = true}, which makes libtorch run the
  * TorchScript method under the calling thread's own grad mode — exactly like every other DJL op on that
@@ -78,13 +78,32 @@ public final class KernelPack implements AutoCloseable {
                     + "  def to_bf16(self: __torch__." + CLASS_NAME + ", x: Tensor) -> Tensor:\n"
                     + "    return x.to(15)\n"
                     + "  def to_float32(self: __torch__." + CLASS_NAME + ", x: Tensor) -> Tensor:\n"
-                    + "    return x.to(6)\n";
+                    + "    return x.to(6)\n"
+                    + "  def linear_bf16(self: __torch__." + CLASS_NAME + ", x: Tensor, w: Tensor, b: Tensor)"
+                    + " -> Tensor:\n"
+                    + "    return torch.linear(x.to(15), w.to(15), b.to(15)).to(6)\n"
+                    + "  def linear_bf16_nobias(self: __torch__." + CLASS_NAME + ", x: Tensor, w: Tensor)"
+                    + " -> Tensor:\n"
+                    + "    return torch.linear(x.to(15), w.to(15)).to(6)\n"
+                    + "  def linear_widen(self: __torch__." + CLASS_NAME + ", x: Tensor, w: Tensor, b: Tensor)"
+                    + " -> Tensor:\n"
+                    + "    return torch.linear(x, w.to(6), b)\n"
+                    + "  def linear_widen_nobias(self: __torch__." + CLASS_NAME + ", x: Tensor, w: Tensor)"
+                    + " -> Tensor:\n"
+                    + "    return torch.linear(x, w.to(6))\n"
+                    + "  def add_into_bf16(self: __torch__." + CLASS_NAME + ", w: Tensor, delta: Tensor) -> Tensor:\n"
+                    + "    return w.copy_(torch.add(w.to(6), delta).to(15))\n";
 
     private final PtNDManager manager;
     private final PtSymbolBlock module;
     private final NDArray geluTanhMethod;
     private final NDArray toBf16Method;
     private final NDArray toFloat32Method;
+    private final NDArray linearBf16Method;
+    private final NDArray linearBf16NoBiasMethod;
+    private final NDArray linearWidenMethod;
+    private final NDArray linearWidenNoBiasMethod;
+    private final NDArray addIntoBf16Method;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private KernelPack(PtNDManager manager, PtSymbolBlock module) {
@@ -93,6 +112,11 @@ public final class KernelPack implements AutoCloseable {
         this.geluTanhMethod = methodSelector("gelu_tanh");
         this.toBf16Method = methodSelector("to_bf16");
         this.toFloat32Method = methodSelector("to_float32");
+        this.linearBf16Method = methodSelector("linear_bf16");
+        this.linearBf16NoBiasMethod = methodSelector("linear_bf16_nobias");
+        this.linearWidenMethod = methodSelector("linear_widen");
+        this.linearWidenNoBiasMethod = methodSelector("linear_widen_nobias");
+        this.addIntoBf16Method = methodSelector("add_into_bf16");
     }
 
     /**
@@ -213,6 +237,98 @@ public final class KernelPack implements AutoCloseable {
     public NDArray toFloat32(NDArray x) {
         checkNotNull(x, "x");
         return run("to_float32", toFloat32Method, x);
+    }
+
+    /**
+     * {@code torch.nn.functional.linear} computed in bfloat16 with a float32 result:
+     * {@code linear(x.to(bf16), w.to(bf16), b.to(bf16)).to(float32)}, all inside one TorchScript method, so the
+     * bf16 operands never surface in Java. oneDNN's AVX512-BF16 GEMM accumulates in fp32; the result carries bf16
+     * rounding (relative error about 2^-9 per element). Differentiable when recording: the gradients of {@code x},
+     * {@code weight} and {@code bias} come back in their own (float32) dtypes, so fp32 master weights receive fp32
+     * gradients.
+     *
+     * @param x input {@code [..., in]}, FLOAT32
+     * @param weight {@code [out, in]}: FLOAT32 (a master weight, cast per call) or a bf16 weight made by
+     *     {@link #toBf16} (reported as UNKNOWN; used as is)
+     * @param bias {@code [out]} FLOAT32, or {@code null}
+     * @return {@code [..., out]} FLOAT32, owned by {@code x}'s manager
+     * @throws UnsupportedDTypeException if {@code x} or {@code bias} is BFLOAT16 or UNKNOWN
+     * @throws IllegalArgumentException if {@code x} is not FLOAT32, {@code weight} is neither FLOAT32 nor
+     *     UNKNOWN, or the shapes do not fit
+     * @throws IllegalStateException if the pack is closed
+     * @throws CogVideoXException if libtorch fails
+     */
+    public NDArray linearBf16(NDArray x, NDArray weight, NDArray bias) {
+        checkLinear(x, weight, bias, "linearBf16");
+        return bias == null ? run("linear_bf16_nobias", linearBf16NoBiasMethod, x, weight)
+                : run("linear_bf16", linearBf16Method, x, weight, bias);
+    }
+
+    /**
+     * {@code torch.nn.functional.linear(x, w.to(float32), b)}: float32 compute with a bf16-stored weight (made by
+     * {@link #toBf16}), widened inside TorchScript for the call only. Differentiable with respect to {@code x} and
+     * {@code bias} when recording.
+     *
+     * @param x input {@code [..., in]}, FLOAT32
+     * @param weight {@code [out, in]} bf16 weight made by {@link #toBf16} (reported as UNKNOWN), or FLOAT32
+     * @param bias {@code [out]} FLOAT32, or {@code null}
+     * @return {@code [..., out]} FLOAT32, owned by {@code x}'s manager
+     * @throws UnsupportedDTypeException if {@code x} or {@code bias} is BFLOAT16 or UNKNOWN
+     * @throws IllegalArgumentException if {@code x} is not FLOAT32 or the shapes do not fit
+     * @throws IllegalStateException if the pack is closed
+     * @throws CogVideoXException if libtorch fails
+     */
+    public NDArray linearWiden(NDArray x, NDArray weight, NDArray bias) {
+        checkLinear(x, weight, bias, "linearWiden");
+        return bias == null ? run("linear_widen_nobias", linearWidenNoBiasMethod, x, weight)
+                : run("linear_widen", linearWidenMethod, x, weight, bias);
+    }
+
+    /**
+     * In place: {@code w <- bf16(float32(w) + delta)}, for merging an update into a bf16 weight made by
+     * {@link #toBf16} (one rounding to bf16 per merge). Nothing is recorded for autograd: call it outside a
+     * gradient collector; {@code w} must not require a gradient.
+     *
+     * @param w a bf16 weight made by {@link #toBf16} (reported as UNKNOWN); modified in place, not closed
+     * @param delta FLOAT32 of {@code w}'s shape; not modified, not closed
+     * @throws UnsupportedDTypeException if {@code delta} is BFLOAT16 or UNKNOWN
+     * @throws IllegalArgumentException if {@code w} is not UNKNOWN (bf16), {@code delta} is not FLOAT32 or the
+     *     shapes differ
+     * @throws IllegalStateException if the pack is closed
+     * @throws CogVideoXException if libtorch fails
+     */
+    public void addIntoBf16(NDArray w, NDArray delta) {
+        checkNotNull(w, "w");
+        DTypeGuard.requireSupported(delta, "addIntoBf16 delta");
+        checkArgument(w.getDataType() == DataType.UNKNOWN,
+                "addIntoBf16: w must be a bf16 array made by toBf16 (reported UNKNOWN), got %s", w.getDataType());
+        checkArgument(delta.getDataType() == DataType.FLOAT32, "addIntoBf16: delta must be FLOAT32, got %s",
+                delta.getDataType());
+        checkArgument(w.getShape().equals(delta.getShape()), "addIntoBf16: w%s and delta%s differ in shape",
+                w.getShape(), delta.getShape());
+        NDArray alias = run("add_into_bf16", addIntoBf16Method, w, delta);
+        alias.close(); // a second handle on w itself; w stays open
+    }
+
+    private static void checkLinear(NDArray x, NDArray weight, NDArray bias, String what) {
+        DTypeGuard.requireSupported(x, what + " input");
+        checkNotNull(weight, "%s weight", what);
+        checkArgument(x.getDataType() == DataType.FLOAT32, "%s: input must be FLOAT32, got %s", what,
+                x.getDataType());
+        DataType wt = weight.getDataType();
+        checkArgument(wt == DataType.FLOAT32 || wt == DataType.UNKNOWN,
+                "%s: weight must be FLOAT32 or a bf16 array made by toBf16 (reported UNKNOWN), got %s", what, wt);
+        Shape ws = weight.getShape();
+        Shape xs = x.getShape();
+        checkArgument(ws.dimension() == 2 && xs.dimension() >= 1 && xs.get(xs.dimension() - 1) == ws.get(1),
+                "%s: input [..., in] %s does not fit weight [out, in] %s", what, xs, ws);
+        if (bias != null) {
+            DTypeGuard.requireSupported(bias, what + " bias");
+            checkArgument(bias.getDataType() == DataType.FLOAT32, "%s: bias must be FLOAT32, got %s", what,
+                    bias.getDataType());
+            checkArgument(bias.getShape().equals(new Shape(ws.get(0))), "%s: bias %s does not fit weight %s", what,
+                    bias.getShape(), ws);
+        }
     }
 
     /**

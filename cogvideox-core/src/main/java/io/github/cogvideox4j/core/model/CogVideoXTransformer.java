@@ -27,7 +27,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Function;
@@ -67,6 +69,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
     private final CogVideoXConfig config;
     private final NDManager manager;
     private final DataType dtype;
+    private final boolean bf16Storage;
     private final Map<String, NDArray> parameters;
     private final Map<String, NDArray> buffers;
     private final Kernels kernels;
@@ -85,20 +88,30 @@ public final class CogVideoXTransformer implements AutoCloseable {
     private final Map<List<Integer>, float[]> sincosCache = new HashMap<>();
     private boolean warnedLearnedFallback;
 
+    /**
+     * @param dtype the activation dtype and the dtype of every weight except bf16-stored Linear weights
+     * @param pack the kernel pack, owned by the model from here on
+     * @param bf16Storage whether every Linear weight in {@code state} is a bf16 array made by the pack
+     */
     private CogVideoXTransformer(CogVideoXConfig config, NDManager manager, DataType dtype,
-            Map<String, NDArray> state) {
+            Map<String, NDArray> state, KernelPack pack, boolean bf16Storage) {
         this.config = config;
         this.manager = manager;
         this.dtype = dtype;
+        this.bf16Storage = bf16Storage;
         ParameterLayout layout = ParameterLayout.of(config);
         Map<String, NDArray> params = new LinkedHashMap<>();
         Map<String, NDArray> bufs = new LinkedHashMap<>();
         for (String name : layout.shapes().keySet()) {
-            (layout.buffers().contains(name) ? bufs : params).put(name, state.get(name));
+            NDArray a = state.get(name);
+            if (a.getDataType() == DataType.UNKNOWN) {
+                continue; // bf16 storage: reachable only through its Linear's safe accessors
+            }
+            (layout.buffers().contains(name) ? bufs : params).put(name, a);
         }
         this.parameters = Collections.unmodifiableMap(params);
         this.buffers = Collections.unmodifiableMap(bufs);
-        this.kernels = new Kernels(KernelPack.load());
+        this.kernels = new Kernels(pack);
 
         double eps = config.normEps();
         this.patchEmbed = new CogVideoXPatchEmbed(config.patchSize(), config.patchSizeT(),
@@ -125,11 +138,16 @@ public final class CogVideoXTransformer implements AutoCloseable {
         this.normFinal = norm(state, "norm_final", eps);
         this.normOut = new AdaLayerNorm(linear(state, "norm_out.linear"), norm(state, "norm_out.norm", eps));
         this.projOut = linear(state, "proj_out");
-        setRequiresGradient(true);
+        if (!linears.keySet().equals(linearNames(config))) {
+            throw new IllegalStateException("Linear modules built " + linears.keySet() + " differ from linearNames "
+                    + linearNames(config));
+        }
+        // bf16-stored weights are frozen: nothing requires a gradient until the caller asks (only allowed in fp32)
+        setRequiresGradient(!bf16Storage);
     }
 
     private Linear linear(Map<String, NDArray> state, String name) {
-        Linear l = new Linear(name, state.get(name + ".weight"), state.get(name + ".bias"));
+        Linear l = new Linear(name, state.get(name + ".weight"), state.get(name + ".bias"), kernels, bf16Storage);
         linears.put(name, l);
         return l;
     }
@@ -167,9 +185,19 @@ public final class CogVideoXTransformer implements AutoCloseable {
      * any weight is read; missing, unexpected and mismatched tensors are reported together in one
      * {@link WeightLoadException}. Stored BF16/F16/F32 weights are converted to {@code dtype}.
      *
+     * <p><b>BFLOAT16</b> means bf16 <em>storage of the Linear weights</em> (the bulk of the model: 5B needs 11 GB
+     * instead of 22 GB) for frozen-base training such as LoRA: each Linear weight is read as FLOAT32, cast to bf16
+     * inside the TorchScript kernel pack (exact for bf16 files) and the FLOAT32 copy freed at once, so the peak is the
+     * bf16 model plus one tensor. Biases, norms, the patch projection and buffers stay FLOAT32, activations are
+     * FLOAT32 ({@link #dataType()}), the bf16 weights are frozen ({@link #setRequiresGradient}), are not listed in
+     * {@link #namedParameters()} and are reached only through {@link Linear}'s safe accessors. Forward widens them
+     * per call in {@link ComputePrecision#FP32} and uses them directly in {@link ComputePrecision#BF16} (the sensible
+     * choice with this storage: see docs/mixed-precision.md).
+     *
      * @param dir a {@code transformer/} folder or a pipeline root holding one
      * @param manager the parent of the model's own manager
-     * @param dtype FLOAT32 (default) or FLOAT16; BFLOAT16 is refused (DJL's native layer aborts the JVM on it)
+     * @param dtype FLOAT32 (default), FLOAT16 (inference), or BFLOAT16 (bf16 storage of the Linear weights, see
+     *     above); the data type itself is never passed to DJL
      * @return the model; close it to free its weights
      * @throws IOException if a file cannot be read
      * @throws WeightLoadException if the weights do not match the config
@@ -191,7 +219,8 @@ public final class CogVideoXTransformer implements AutoCloseable {
      * @param config the model config
      * @param weights the tensors, named as the Diffusers state dict
      * @param manager the parent of the model's own manager
-     * @param dtype FLOAT32 or FLOAT16
+     * @param dtype FLOAT32, FLOAT16 or BFLOAT16 (bf16 storage of the Linear weights, see
+     *     {@link #load(Path, NDManager, DataType)})
      * @return the model
      */
     public static CogVideoXTransformer fromWeights(CogVideoXConfig config, TensorSource weights, NDManager manager,
@@ -224,16 +253,27 @@ public final class CogVideoXTransformer implements AutoCloseable {
             throw new WeightLoadException(source + " (" + config.variant() + ")", missing, unexpected, mismatched);
         }
         NDManager own = parent.newSubManager();
+        KernelPack pack = KernelPack.load();
         try {
+            boolean bf16 = dtype == DataType.BFLOAT16;
+            DataType read = bf16 ? DataType.FLOAT32 : dtype;
+            Set<String> bf16Names = bf16 ? linearWeightNames(config) : Set.of();
             Map<String, NDArray> state = new LinkedHashMap<>();
             for (String name : layout.shapes().keySet()) {
-                NDArray a = weights.read(name, own, dtype);
+                NDArray a = weights.read(name, own, read);
+                if (bf16Names.contains(name)) {
+                    try (NDArray wide = a) {
+                        a = pack.toBf16(wide); // a copy in `own`; the FLOAT32 tensor is freed at once
+                    }
+                }
                 a.setName(name);
                 state.put(name, a);
             }
-            LOG.debug("loaded {} ({} tensors) from {}", config.variant(), state.size(), source);
-            return new CogVideoXTransformer(config, own, dtype, state);
+            LOG.debug("loaded {} ({} tensors{}) from {}", config.variant(), state.size(),
+                    bf16 ? ", " + bf16Names.size() + " Linear weights in bf16" : "", source);
+            return new CogVideoXTransformer(config, own, read, state, pack, bf16);
         } catch (RuntimeException e) {
+            pack.close();
             own.close();
             throw e;
         }
@@ -270,7 +310,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
                 a.setName(name);
                 state.put(name, a);
             }
-            return new CogVideoXTransformer(config, own, DataType.FLOAT32, state);
+            return new CogVideoXTransformer(config, own, DataType.FLOAT32, state, KernelPack.load(), false);
         } catch (RuntimeException e) {
             own.close();
             throw e;
@@ -278,12 +318,52 @@ public final class CogVideoXTransformer implements AutoCloseable {
     }
 
     private static DataType requireStorageType(DataType dtype) {
+        com.google.common.base.Preconditions.checkNotNull(dtype, "dtype");
+        if (dtype == DataType.BFLOAT16) {
+            return dtype; // never passed to DJL: weights are read as FLOAT32 and cast inside the kernel pack
+        }
         DTypeGuard.requireSupported(dtype, "weight dtype");
         if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
-            throw new CogVideoXException("weights can be held as FLOAT32 or FLOAT16, not " + dtype
-                    + " (BF16 storage of frozen weights comes with the training kernel-pack path)");
+            throw new CogVideoXException("weights can be held as FLOAT32, FLOAT16 or BFLOAT16 (bf16 storage of the "
+                    + "Linear weights through the kernel pack), not " + dtype);
         }
         return dtype;
+    }
+
+    /**
+     * The Diffusers module names of every {@link Linear} the model builds for a config (the keys of
+     * {@link #namedLinears()}), in construction order.
+     *
+     * @param config the model config
+     * @return the module names, e.g. {@code transformer_blocks.0.attn1.to_q}
+     */
+    public static Set<String> linearNames(CogVideoXConfig config) {
+        Set<String> names = new LinkedHashSet<>();
+        names.add("patch_embed.text_proj");
+        names.add("time_embedding.linear_1");
+        names.add("time_embedding.linear_2");
+        if (config.ofsEmbedDim() != null) {
+            names.add("ofs_embedding.linear_1");
+            names.add("ofs_embedding.linear_2");
+        }
+        for (int i = 0; i < config.numLayers(); i++) {
+            String b = "transformer_blocks." + i;
+            for (String m : new String[] {".norm1.linear", ".attn1.to_q", ".attn1.to_k", ".attn1.to_v",
+                    ".attn1.to_out.0", ".norm2.linear", ".ff.net.0.proj", ".ff.net.2"}) {
+                names.add(b + m);
+            }
+        }
+        names.add("norm_out.linear");
+        names.add("proj_out");
+        return Collections.unmodifiableSet(names);
+    }
+
+    private static Set<String> linearWeightNames(CogVideoXConfig config) {
+        Set<String> names = new LinkedHashSet<>();
+        for (String m : linearNames(config)) {
+            names.add(m + ".weight");
+        }
+        return names;
     }
 
     private static Path resolveFolder(Path dir) throws IOException {
@@ -305,14 +385,49 @@ public final class CogVideoXTransformer implements AutoCloseable {
         return config;
     }
 
-    /** @return the dtype the weights are held in */
+    /**
+     * @return the dtype of the activations and of the weights: FLOAT32 or FLOAT16; FLOAT32 for a model loaded with
+     *     bf16 storage, whose Linear weights alone are bf16 (see {@link #hasBf16Storage()})
+     */
     public DataType dataType() {
         return dtype;
     }
 
     /**
+     * @return whether the Linear weights are held in bf16 storage (loaded with {@code DataType.BFLOAT16}); they are
+     *     then frozen, absent from {@link #namedParameters()} and reachable only through {@link Linear}'s safe
+     *     accessors
+     */
+    public boolean hasBf16Storage() {
+        return bf16Storage;
+    }
+
+    /**
+     * @return the bytes the weights occupy: every parameter and buffer at its dtype's width, bf16-stored Linear
+     *     weights at 2 bytes per element (the norms' constant ones/zeros of non-affine configs are not counted)
+     */
+    public long weightBytes() {
+        long bytes = 0;
+        for (NDArray a : parameters.values()) {
+            bytes += a.getShape().size() * a.getDataType().getNumOfBytes();
+        }
+        for (NDArray a : buffers.values()) {
+            bytes += a.getShape().size() * a.getDataType().getNumOfBytes();
+        }
+        for (Linear l : linears.values()) {
+            if (l.hasBf16Weight()) {
+                bytes += l.weightShape().size() * 2;
+            }
+        }
+        return bytes;
+    }
+
+    /**
      * @return every parameter ({@code nn.Parameter} in Diffusers), ordered as the Diffusers state dict, under the
-     *     Diffusers keys; the arrays belong to the model (do not close them)
+     *     Diffusers keys; the arrays belong to the model (do not close them). With bf16 storage
+     *     ({@link #hasBf16Storage()}) the bf16 Linear weights are left out, so that every listed array is safe for
+     *     any DJL call; reach those through {@link #namedLinears()} ({@link Linear#weightShape()},
+     *     {@link Linear#weightAsFloat32}, {@link Linear#addToWeight})
      */
     public Map<String, NDArray> namedParameters() {
         return parameters;
@@ -340,8 +455,17 @@ public final class CogVideoXTransformer implements AutoCloseable {
      * Turns gradient recording on or off for every parameter (buffers never record).
      *
      * @param requiresGradient whether backward should compute parameter gradients
+     * @throws io.github.cogvideox4j.core.kernel.UnsupportedDTypeException if {@code true} is asked of a model with
+     *     bf16 storage: its base weights are frozen (their gradients would be bf16 arrays that abort the JVM in DJL
+     *     calls); train adapters on it, or load FLOAT32 to train the base weights
      */
     public void setRequiresGradient(boolean requiresGradient) {
+        if (requiresGradient && bf16Storage) {
+            throw new io.github.cogvideox4j.core.kernel.UnsupportedDTypeException(config.variant().displayName()
+                    + ": the Linear weights are held in bf16 storage and are frozen; gradients for them would be bf16 "
+                    + "arrays that abort the JVM in DJL calls. Train adapters (LoRA) on this model, or load it with "
+                    + "DataType.FLOAT32 (optionally with setComputePrecision(BF16)) to train the base weights");
+        }
         for (NDArray p : parameters.values()) {
             p.setRequiresGradient(requiresGradient);
         }
@@ -359,6 +483,31 @@ public final class CogVideoXTransformer implements AutoCloseable {
     /** @return the current kernel implementation */
     public KernelMode kernelMode() {
         return kernels.mode();
+    }
+
+    /**
+     * Chooses the precision of every Linear's GEMM (attention projections, feed-forward, the norms' modulation
+     * Linears, time/OFS embeddings, the text projection, {@code proj_out}); {@link ComputePrecision#FP32} by default.
+     * With {@link ComputePrecision#BF16} each Linear casts its float32 input and weight to bf16 inside the kernel pack
+     * and returns float32: weights, LoRA parameters, gradients and optimizer state stay float32 (mixed precision with
+     * fp32 master weights). Attention, norms and the conv patch embedding stay float32. Errors against FP32 are
+     * measured in docs/mixed-precision.md.
+     *
+     * @param precision the GEMM precision
+     * @throws CogVideoXException if BF16 is asked of a FLOAT16 model (bf16 compute takes float32 activations)
+     */
+    public void setComputePrecision(ComputePrecision precision) {
+        com.google.common.base.Preconditions.checkNotNull(precision, "precision");
+        if (precision == ComputePrecision.BF16 && dtype != DataType.FLOAT32) {
+            throw new CogVideoXException(config.variant().displayName() + ": BF16 compute needs FLOAT32 activations, "
+                    + "but the model is held in " + dtype + "; load it with DataType.FLOAT32 or DataType.BFLOAT16");
+        }
+        kernels.setPrecision(precision);
+    }
+
+    /** @return the current GEMM precision of the Linear layers */
+    public ComputePrecision computePrecision() {
+        return kernels.precision();
     }
 
     // ------------------------------------------------------------------------------------------------ forward
@@ -478,9 +627,9 @@ public final class CogVideoXTransformer implements AutoCloseable {
                             }
                         }
                     }
-                    // 5. Through the stem's recorded graph into the embeddings and the inputs, if anything there
-                    //    records (with a frozen base and inputs without gradients, e.g. LoRA, nothing does)
-                    if (stemRecords(in)) {
+                    // 5. Through the stem's recorded graph into the embeddings and the inputs; a frozen stem whose
+                    //    inputs need no gradient (adapters in the blocks only) recorded nothing to go through
+                    if (stemNeedsBackward(in)) {
                         try (GradientCollector gc = engine.newGradientCollector()) {
                             gc.backward(stem.video().mul(gradV).sum().add(stem.text().mul(gradC).sum())
                                     .add(stem.emb().mul(gradEmb).sum()));
@@ -491,17 +640,26 @@ public final class CogVideoXTransformer implements AutoCloseable {
     }
 
     /**
-     * Whether the stem (time/OFS embedding, patch embedding) records a graph: DJL's {@code hasGradient()} is false for
-     * every non-leaf array, so ask the leaves.
+     * Whether the stem recorded a graph: an input or a stem parameter requires a gradient, or a stem Linear carries
+     * an adapter (whose own parameters may). False for a frozen model with adapters in the blocks only.
      */
-    private boolean stemRecords(TransformerInput in) {
+    private boolean stemNeedsBackward(TransformerInput in) {
         if (in.hiddenStates().hasGradient() || in.encoderHiddenStates().hasGradient()) {
             return true;
         }
-        for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
-            String name = p.getKey();
-            if ((name.startsWith("patch_embed.") || name.startsWith("time_embedding.")
-                    || name.startsWith("ofs_embedding.")) && p.getValue().hasGradient()) {
+        for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+            String k = e.getKey();
+            boolean stemParameter = k.startsWith("patch_embed.") || k.startsWith("time_embedding.")
+                    || k.startsWith("ofs_embedding.");
+            if (stemParameter && e.getValue().hasGradient()) {
+                return true;
+            }
+        }
+        for (Linear l : linears.values()) {
+            String k = l.name();
+            boolean stemLinear = k.startsWith("patch_embed.") || k.startsWith("time_embedding.")
+                    || k.startsWith("ofs_embedding.");
+            if (stemLinear && !l.adapters().isEmpty()) {
                 return true;
             }
         }

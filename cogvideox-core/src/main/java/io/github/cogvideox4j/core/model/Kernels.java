@@ -5,13 +5,15 @@ import io.github.cogvideox4j.core.kernel.KernelPack;
 import io.github.cogvideox4j.core.kernel.ReferenceKernels;
 
 /**
- * The two kernels DJL lacks, as the model's modules call them: the fused TorchScript kernel pack
- * ({@link KernelMode#FUSED}, O(N) attention memory) or the plain DJL reference ({@link KernelMode#REFERENCE}).
- * One instance per model, shared by its blocks, so that switching the mode switches every block.
+ * The kernels DJL lacks, as the model's modules call them: the fused TorchScript kernel pack
+ * ({@link KernelMode#FUSED}, O(N) attention memory) or the plain DJL reference ({@link KernelMode#REFERENCE}) for
+ * attention and GELU, and the Linear GEMM in the chosen {@link ComputePrecision}. One instance per model, shared by
+ * its modules, so that switching a mode switches every block.
  */
 final class Kernels implements AutoCloseable {
     private final KernelPack pack;
     private KernelMode mode = KernelMode.FUSED;
+    private ComputePrecision precision = ComputePrecision.FP32;
 
     Kernels(KernelPack pack) {
         this.pack = pack;
@@ -25,6 +27,18 @@ final class Kernels implements AutoCloseable {
         this.mode = mode;
     }
 
+    ComputePrecision precision() {
+        return precision;
+    }
+
+    void setPrecision(ComputePrecision precision) {
+        this.precision = precision;
+    }
+
+    KernelPack pack() {
+        return pack;
+    }
+
     /** q, k, v {@code [B, H, S, d]} → {@code [B, H, S, d]} in q's manager. */
     NDArray attention(NDArray q, NDArray k, NDArray v) {
         return mode == KernelMode.FUSED ? pack.scaledDotProductAttention(q, k, v)
@@ -34,6 +48,20 @@ final class Kernels implements AutoCloseable {
     /** GELU, tanh approximation, in x's manager. */
     NDArray geluTanh(NDArray x) {
         return mode == KernelMode.FUSED ? pack.geluTanh(x) : ReferenceKernels.geluTanh(x);
+    }
+
+    /**
+     * {@code x W^T + b} in the current precision; a bf16-stored weight always goes through the pack (widened for
+     * FP32, used as is for BF16), so it never reaches a DJL op.
+     */
+    NDArray linear(NDArray x, NDArray weight, NDArray bias, boolean bf16Weight) {
+        if (precision == ComputePrecision.BF16) {
+            return pack.linearBf16(x, weight, bias);
+        }
+        if (bf16Weight) {
+            return pack.linearWiden(x, weight, bias);
+        }
+        return ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow();
     }
 
     @Override

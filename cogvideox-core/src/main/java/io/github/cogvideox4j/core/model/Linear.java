@@ -1,7 +1,13 @@
 package io.github.cogvideox4j.core.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import com.google.common.base.Preconditions;
+import io.github.cogvideox4j.core.kernel.DTypeGuard;
+import io.github.cogvideox4j.core.kernel.UnsupportedDTypeException;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -12,6 +18,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * <p>Shapes: weight {@code [out, in]}, bias {@code [out]} or absent; input {@code [..., in]} → output
  * {@code [..., out]}. The output belongs to the input's {@code NDManager}. The weights belong to the model.
  *
+ * <p><b>Precision.</b> The GEMM runs in the model's {@link ComputePrecision} (see
+ * {@link CogVideoXTransformer#setComputePrecision}); adapters always run on the float32 input.
+ *
+ * <p><b>bf16 storage.</b> In a model loaded with {@code DataType.BFLOAT16} the weight is a bfloat16 tensor made inside
+ * the TorchScript kernel pack, which DJL reports as {@code UNKNOWN} and on which most DJL calls abort the JVM. Such a
+ * weight never leaves this class: {@link #weight()} refuses it, and {@link #weightShape()}, {@link #weightAsFloat32}
+ * and {@link #addToWeight} are the safe accessors (they work for every storage). The bias stays float32.
+ *
  * <p>Thread safety: the weights are shared, mutable native arrays (merging a LoRA writes them); the adapter list is
  * safe to change between forwards, not during one.
  */
@@ -19,14 +33,21 @@ public final class Linear {
     private final String name;
     private final NDArray weight;
     private final NDArray bias;
+    private final Kernels kernels;
+    private final boolean bf16Weight;
     private final List<LinearAdapter> adapters = new CopyOnWriteArrayList<>();
 
-    Linear(String name, NDArray weight, NDArray bias) {
+    Linear(String name, NDArray weight, NDArray bias, Kernels kernels, boolean bf16Weight) {
         Preconditions.checkArgument(weight.getShape().dimension() == 2, "%s.weight must be 2-D, got %s", name,
                 weight.getShape());
+        Preconditions.checkArgument(bf16Weight == (weight.getDataType() == DataType.UNKNOWN),
+                "%s.weight: bf16 storage flag %s does not match the array's data type %s", name, bf16Weight,
+                weight.getDataType());
         this.name = name;
         this.weight = weight;
         this.bias = bias;
+        this.kernels = Preconditions.checkNotNull(kernels, "kernels");
+        this.bf16Weight = bf16Weight;
     }
 
     /** @return the Diffusers key prefix, e.g. {@code transformer_blocks.0.attn1.to_q} */
@@ -34,14 +55,112 @@ public final class Linear {
         return name;
     }
 
-    /** @return {@code [out, in]} weight, owned by the model */
+    /**
+     * The weight array itself (shared, not a copy).
+     *
+     * @return {@code [out, in]} weight, owned by the model
+     * @throws UnsupportedDTypeException if the weight is held in bf16 storage ({@link #hasBf16Weight()}): that array
+     *     aborts the JVM in most DJL calls, so it is not handed out; use {@link #weightShape()},
+     *     {@link #weightAsFloat32} or {@link #addToWeight} instead
+     */
     public NDArray weight() {
+        if (bf16Weight) {
+            throw new UnsupportedDTypeException(name + ".weight is held in bf16 storage (model loaded with "
+                    + "DataType.BFLOAT16); the raw array reports UNKNOWN and aborts the JVM in most DJL calls, so it "
+                    + "is not handed out. Use Linear.weightShape()/inFeatures()/outFeatures() for its shape, "
+                    + "weightAsFloat32(manager) for a FLOAT32 copy and addToWeight(delta) to merge an update");
+        }
         return weight;
     }
 
-    /** @return the bias {@code [out]} or {@code null}, owned by the model */
+    /** @return whether the weight is held in bf16 storage (then {@link #weight()} refuses it) */
+    public boolean hasBf16Weight() {
+        return bf16Weight;
+    }
+
+    /** @return the weight's shape {@code [out, in]}, for any storage */
+    public Shape weightShape() {
+        return weight.getShape();
+    }
+
+    /** @return the input width {@code in} */
+    public long inFeatures() {
+        return weight.getShape().get(1);
+    }
+
+    /** @return the output width {@code out} */
+    public long outFeatures() {
+        return weight.getShape().get(0);
+    }
+
+    /** @return the bias {@code [out]} or {@code null}, owned by the model (FLOAT32 or FLOAT16, never bf16) */
     public NDArray bias() {
         return bias;
+    }
+
+    /**
+     * A FLOAT32 copy of the weight, detached from autograd, for any storage (bf16 is widened exactly inside the
+     * kernel pack).
+     *
+     * @param manager the manager that will own the copy
+     * @return a new {@code [out, in]} FLOAT32 array owned by {@code manager}; the caller closes it
+     */
+    public NDArray weightAsFloat32(NDManager manager) {
+        Preconditions.checkNotNull(manager, "manager");
+        boolean wasGrad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            NDArray copy;
+            if (bf16Weight) {
+                copy = kernels.pack().toFloat32(weight);
+            } else if (weight.getDataType() == DataType.FLOAT32) {
+                try (NDArray detached = weight.stopGradient()) {
+                    copy = detached.duplicate();
+                }
+            } else {
+                copy = weight.toType(DataType.FLOAT32, true);
+            }
+            copy.attach(manager);
+            return copy;
+        } finally {
+            JniUtils.setGradMode(wasGrad);
+        }
+    }
+
+    /**
+     * In place {@code W += delta} (e.g. merging {@code scale · B A} of a LoRA), for any storage, with grad mode off
+     * for the update (as {@code torch.no_grad()}). A bf16-stored weight is updated as
+     * {@code W = bf16(float32(W) + delta)}: one bf16 rounding per call, as merging into a bf16 model in PyTorch.
+     *
+     * @param delta {@code [out, in]}, FLOAT32 (or the weight's dtype); not modified, not closed
+     * @throws UnsupportedDTypeException if {@code delta} is BFLOAT16 or UNKNOWN
+     * @throws IllegalArgumentException if the shape differs from the weight's
+     */
+    public void addToWeight(NDArray delta) {
+        DTypeGuard.requireSupported(delta, name + ".weight delta");
+        Preconditions.checkArgument(delta.getShape().equals(weight.getShape()), "%s.weight delta: expected %s, got %s",
+                name, weight.getShape(), delta.getShape());
+        boolean wasGrad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            if (bf16Weight) {
+                if (delta.getDataType() == DataType.FLOAT32) {
+                    kernels.pack().addIntoBf16(weight, delta);
+                } else {
+                    try (NDArray wide = delta.toType(DataType.FLOAT32, true)) {
+                        kernels.pack().addIntoBf16(weight, wide);
+                    }
+                }
+            } else if (delta.getDataType() == weight.getDataType()) {
+                weight.addi(delta);
+            } else {
+                try (NDArray cast = delta.toType(weight.getDataType(), true)) {
+                    weight.addi(cast);
+                }
+            }
+        } finally {
+            JniUtils.setGradMode(wasGrad);
+        }
     }
 
     /**
@@ -49,7 +168,7 @@ public final class Linear {
      * @return {@code [..., out]} in {@code x}'s manager
      */
     public NDArray forward(NDArray x) {
-        NDArray y = ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow();
+        NDArray y = kernels.linear(x, weight, bias, bf16Weight);
         for (LinearAdapter adapter : adapters) {
             y = y.add(adapter.forward(x));
         }

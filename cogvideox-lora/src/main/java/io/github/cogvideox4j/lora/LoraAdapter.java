@@ -107,8 +107,8 @@ public final class LoraAdapter implements AutoCloseable {
             Map<String, LoraLinear> layers = new LinkedHashMap<>();
             for (String module : modules) {
                 Linear linear = model.namedLinears().get(module);
-                long out = linear.weight().getShape().get(0);
-                long in = linear.weight().getShape().get(1);
+                long out = linear.weightShape().get(0);
+                long in = linear.weightShape().get(1);
                 // kaiming_uniform_(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / in) = 1 / sqrt(in)
                 double bound = 1.0 / Math.sqrt(in);
                 float[] a = new float[Math.toIntExact(config.rank() * in)];

@@ -105,15 +105,14 @@ public final class LoraLinear implements LinearAdapter {
     }
 
     private void applyDelta(int sign) {
-        NDArray weight = base.weight();
-        try (NoGrad ignored = NoGrad.enter(); NDManager scope = weight.getManager().newSubManager()) {
-            NDArray product = loraB.matMul(loraA);                                       // [out, in]
-            product.attach(scope);
-            NDArray delta = product.mul(sign * scaling);
-            if (delta.getDataType() != weight.getDataType()) {
-                delta = delta.toType(weight.getDataType(), false);
+        try (NDManager scope = loraB.getManager().newSubManager()) {
+            NDArray delta;
+            try (NoGrad ignored = NoGrad.enter()) {
+                NDArray product = loraB.matMul(loraA);                                   // [out, in]
+                product.attach(scope);
+                delta = EngineArrays.mul(product, sign * scaling);
             }
-            weight.addi(delta);
+            base.addToWeight(delta);                                                     // any storage, rounds once
         }
     }
 }

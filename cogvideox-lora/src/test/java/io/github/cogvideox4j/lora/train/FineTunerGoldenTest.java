@@ -114,4 +114,52 @@ class FineTunerGoldenTest {
         LOG.info("{} (checkpointing {}): max loss rel err {}, max |param err| {}", caseName, checkpointing, maxLossRel,
                 maxParamErr);
     }
+
+    /**
+     * bf16 mixed precision (bf16 GEMMs, fp32 master weights and LoRA) tracks the fp32 reference: losses and pre-clip
+     * gradient norms within 2e-2 relative over the recorded steps (bf16 keeps 8 significant bits). Parameters can
+     * differ by up to AdamW's per-step move of about 2·lr: the first Adam step moves every weight by ±lr whatever
+     * the gradient's size, so a tiny gradient whose sign bf16 flips moves the other way.
+     */
+    @org.junit.jupiter.api.Test
+    void bf16MixedPrecisionTracksTheReferenceTrainingSteps() throws Exception {
+        Path dir = Golden.path("train", "lora_t2v_5b");
+        JsonNode training = JSON.readTree(dir.resolve("case.json").toFile()).get("training");
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
+                SafetensorsReader golden = SafetensorsReader.open(dir.resolve("steps.safetensors"));
+                LoraAdapter adapter = LoraAdapter.inject(model, LoraConfig.of(4, 8))) {
+            adapter.load(dir.resolve("lora_init.safetensors"));
+            model.setComputePrecision(io.github.cogvideox4j.core.model.ComputePrecision.BF16);
+            try (FineTuner tuner = FineTuner.builder(model, CogVideoXDpmScheduler.fromConfig(
+                            Golden.path("scheduler", "dpm_5b_config", "scheduler_config.json")))
+                    .lora(adapter).optimizer(AdamW.builder().learningRate(1e-3).betas(0.9, 0.95).epsilon(1e-8)
+                            .weightDecay(1e-4).build())
+                    .maxGradNorm(training.get("grad_clipping").get("max_grad_norm").asDouble()).build()) {
+                double worst = 0;
+                for (int k = 1; k <= training.get("steps").asInt(); k++) {
+                    try (NDManager step = manager.newSubManager()) {
+                        String p = "step" + k + ".";
+                        TrainingInput in = TrainingInput.of(golden.read(p + "latents", step),
+                                golden.read(p + "prompt_embeds", step), golden.read(p + "timesteps", step),
+                                golden.read(p + "noise", step))
+                                .withRotaryEmbedding(golden.read(p + "rotary_cos", step),
+                                        golden.read(p + "rotary_sin", step));
+                        StepResult r = tuner.step(List.of(in), "golden", List.of("step " + k));
+                        double ref = golden.read(p + "loss", step).getDouble();
+                        worst = Math.max(worst, Math.abs(r.loss() - ref) / ref);
+                        assertThat(Math.abs(r.loss() - ref)).isLessThanOrEqualTo(2e-2 * ref);
+                        double refNorm = golden.readFloats(p + "grad_norm_preclip")[0];
+                        assertThat(Math.abs(r.gradNorm() - refNorm)).isLessThanOrEqualTo(2e-2 * refNorm);
+                        for (Map.Entry<String, NDArray> e : tuner.trainable().entrySet()) {
+                            Tolerance.assertClose(p + "param." + e.getKey(), e.getValue().toFloatArray(),
+                                    golden.readFloats(p + "param." + e.getKey()), 2 * 1e-3 * k + 1e-6, 0);
+                        }
+                    }
+                }
+                LOG.info("bf16 mixed precision, lora_t2v_5b: worst loss rel err {}", worst);
+                assertThat(worst).isLessThan(2e-2);
+            }
+        }
+    }
 }

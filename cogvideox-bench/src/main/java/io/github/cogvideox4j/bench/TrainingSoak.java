@@ -98,7 +98,7 @@ public final class TrainingSoak {
                     NDArray noise = s.randomNormal(latentShape);
                     NDArray t = EngineArrays.create(s, random.longs(batch, 0, 1000).toArray(), new Shape(batch));
                     if (ckpt) {
-                        loss = CheckpointedLoss.lossAndBackward(model, objective, x0, noise, prompt, t).getDouble();
+                        loss = objective.lossAndBackward(model, TrainingInput.of(x0, prompt, t, noise)).getDouble();
                     } else {
                         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                             NDArray l = objective.loss(model, TrainingInput.of(x0, prompt, t, noise));

@@ -12,6 +12,7 @@ import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.kernel.KernelPack;
 import io.github.cogvideox4j.core.model.CogVideoXBlock;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
+import io.github.cogvideox4j.core.model.ComputePrecision;
 import io.github.cogvideox4j.core.model.ForwardProbe;
 import io.github.cogvideox4j.core.schedule.CogVideoXDdimScheduler;
 import io.github.cogvideox4j.core.schedule.CogVideoXObjective;
@@ -33,7 +34,7 @@ import java.util.Set;
  * Time, peak memory and FLOP rate of one CogVideoX training step (forward + backward of the objective, no optimizer)
  * on the two {@link TrainingBenchCase fixed bench cases}, for every {@link TrainingStepMode}: full fine-tune and LoRA
  * rank 128 on {@code to_q, to_k, to_v, to_out.0} (alpha 128), each in fp32 with and without block checkpointing. The
- * bf16 mixed-precision rows print "not available yet" (the bf16 path is being built elsewhere).
+ * bf16 mixed-precision rows run the model with {@code ComputePrecision.BF16}.
  *
  * <p><b>The step.</b> Fixed random inputs (seed 42): latents and noise {@code [1, 13, 16, h, w]}, prompt embeddings
  * {@code [1, 226, 4096]}, one timestep. Without checkpointing the step is
@@ -157,11 +158,6 @@ public final class TrainingStepBench {
                 + " | / fp32 GEMM | loss |");
         System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for (Row r : rows) {
-            if (!r.mode().available()) {
-                System.out.printf(Locale.ROOT, "| %s | %s | %,d | not available yet (bf16 mixed precision is being"
-                        + " built) | | %.1f | | | |%n", r.caseName(), r.mode(), r.tokens(), r.flops() / 1e9);
-                continue;
-            }
             double rate = r.flops() / (r.minMs() / 1e3);
             System.out.printf(Locale.ROOT, "| %s | %s | %,d | %.0f (%.0f, %.0f) | %.0f | %.1f | %.1f | %.2f | %.6f |%n",
                     r.caseName(), r.mode(), r.tokens(), r.minMs(), r.medianMs(), r.maxMs(), r.peakExtraMb(),
@@ -219,11 +215,6 @@ public final class TrainingStepBench {
                     }
                     double flops = TrainingFlops.step(config, c.batch(), c.videoTokens(), mode.lora() ? rank : 0,
                             mode.checkpointed());
-                    if (!mode.available()) {
-                        caseRows.add(new Row(c.name(), mode, c.tokens(), Double.NaN, Double.NaN, Double.NaN,
-                                Double.NaN, flops, Double.NaN, Double.NaN));
-                        continue;
-                    }
                     Collection<NDArray> trainable = mode.lora() ? lora.namedParameters().values()
                             : model.namedParameters().values();
                     double[] loss = new double[1];
@@ -270,11 +261,8 @@ public final class TrainingStepBench {
         NDArray noise = copy(in.noise(), s);
         NDArray text = copy(in.text(), s);
         NDArray t = copy(in.timesteps(), s);
-        if (mode.bf16()) {
-            // ---- bf16 mixed precision goes here (being built by another developer) ----
-            // Switch the model to bf16 compute for this step, then run the same two paths as below.
-            throw new UnsupportedOperationException("bf16 mixed precision: not available yet");
-        }
+        // bf16 mixed precision: bf16 GEMMs for every Linear (kernel pack), fp32 master weights and LoRA
+        model.setComputePrecision(mode.bf16() ? ComputePrecision.BF16 : ComputePrecision.FP32);
         if (!mode.checkpointed()) {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray loss = objective.loss(model, TrainingInput.of(x0, text, t, noise));
@@ -282,8 +270,7 @@ public final class TrainingStepBench {
                 return loss.getDouble();
             }
         }
-        NDArray loss = CheckpointedLoss.lossAndBackward(model, objective, x0, noise, text, t);
-        return loss.getDouble();
+        return objective.lossAndBackward(model, TrainingInput.of(x0, text, t, noise)).getDouble();
     }
 
     private static NDArray copy(NDArray a, NDManager s) {

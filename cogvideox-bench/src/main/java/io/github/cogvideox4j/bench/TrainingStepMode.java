@@ -4,28 +4,25 @@ package io.github.cogvideox4j.bench;
  * What one {@link TrainingStepBench} row trains and how: full fine-tune or LoRA, fp32 or bf16 mixed precision, with
  * or without per-block activation checkpointing.
  *
- * <p><b>bf16 mixed precision is not available yet</b> (another developer is building it): the {@code *_BF16*}
- * modes are listed so the table has their rows, and {@link #available()} is false for them; the bench prints "not
- * available yet" instead of a number. When the bf16 path lands, make {@code available()} true for them and give
- * {@link TrainingStepBench} the code that switches the model to bf16 compute (the marked place in its
- * {@code runStep}).
+ * <p>The {@code *_BF16*} modes run the model with {@code ComputePrecision.BF16}: bf16 GEMMs for every Linear through
+ * the kernel pack, fp32 master weights, LoRA parameters and optimizer state.
  */
 public enum TrainingStepMode {
     /** All parameters require gradients, fp32, plain autograd (every block's activations kept). */
     FULL_FP32(false, false, false),
     /** All parameters, fp32, block checkpointing ({@code forwardBackwardWithRecompute}). */
     FULL_FP32_CKPT(false, true, false),
-    /** All parameters, bf16 mixed precision: not available yet. */
+    /** All parameters, bf16 mixed precision. */
     FULL_BF16(false, false, true),
-    /** All parameters, bf16 mixed precision, block checkpointing: not available yet. */
+    /** All parameters, bf16 mixed precision, block checkpointing. */
     FULL_BF16_CKPT(false, true, true),
     /** LoRA (base weights frozen), fp32, plain autograd. */
     LORA_FP32(true, false, false),
     /** LoRA, fp32, block checkpointing. */
     LORA_FP32_CKPT(true, true, false),
-    /** LoRA, bf16 mixed precision: not available yet. */
+    /** LoRA, bf16 mixed precision. */
     LORA_BF16(true, false, true),
-    /** LoRA, bf16 mixed precision, block checkpointing: not available yet. */
+    /** LoRA, bf16 mixed precision, block checkpointing. */
     LORA_BF16_CKPT(true, true, true);
 
     private final boolean lora;
@@ -53,8 +50,4 @@ public enum TrainingStepMode {
         return bf16;
     }
 
-    /** @return whether the bench can run this mode today (false for bf16: not available yet) */
-    public boolean available() {
-        return !bf16;
-    }
 }

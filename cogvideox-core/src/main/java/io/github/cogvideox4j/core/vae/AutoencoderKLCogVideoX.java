@@ -236,14 +236,11 @@ public final class AutoencoderKLCogVideoX implements AutoCloseable {
      * {@code [n*k + (k == 0 ? 0 : F % n), n*(k+1) + F % n)} clipped to F, with one conv cache over all chunks.
      */
     private NDArray chunked(NDArray x, int n, BiFunction<NDArray, ConvCache, NDArray> body) {
-        long frames = x.getShape().get(2);
-        long batches = Math.max(frames / n, 1);
-        long rem = frames % n;
         NDList outs = new NDList();
         try (ConvCache cache = new ConvCache(manager)) {
-            for (long k = 0; k < batches; k++) {
-                long start = n * k + (k == 0 ? 0 : rem);
-                long end = Math.min(n * (k + 1) + rem, frames);
+            for (long[] bounds : frameChunks(x.getShape().get(2), n)) {
+                long start = bounds[0];
+                long end = bounds[1];
                 try (NDManager scope = x.getManager().newSubManager()) {
                     NDArray chunk = x.get(new NDIndex(":, :, " + start + ":" + end));
                     chunk.attach(scope);
@@ -261,6 +258,21 @@ public final class AutoencoderKLCogVideoX implements AutoCloseable {
         } finally {
             outs.close();
         }
+    }
+
+    /**
+     * @param frames the clip's frame count
+     * @param n frames per chunk (8 pixel frames in encode, 2 latent frames in decode)
+     * @return {@code [start, end)} per chunk: {@code max(frames / n, 1)} chunks, the first taking the remainder
+     */
+    static List<long[]> frameChunks(long frames, int n) {
+        long batches = Math.max(frames / n, 1);
+        long rem = frames % n;
+        List<long[]> out = new ArrayList<>();
+        for (long k = 0; k < batches; k++) {
+            out.add(new long[] {n * k + (k == 0 ? 0 : rem), Math.min(n * (k + 1) + rem, frames)});
+        }
+        return out;
     }
 
     private int tileLatentMinHeight() {

@@ -159,6 +159,30 @@ public final class AutoencoderKLCogVideoX implements AutoCloseable {
         tiling = true;
     }
 
+    /**
+     * Tiled encode/decode with explicit settings ({@code enable_tiling(...)} of diffusers).
+     *
+     * @param tileSampleMinHeight tile height in pixels (a multiple of 8)
+     * @param tileSampleMinWidth tile width in pixels (a multiple of 8)
+     * @param overlapFactorHeight overlap of vertical neighbours, in (0, 1)
+     * @param overlapFactorWidth overlap of horizontal neighbours, in (0, 1)
+     * @throws IllegalArgumentException for values outside those ranges
+     */
+    public void enableTiling(int tileSampleMinHeight, int tileSampleMinWidth, double overlapFactorHeight,
+            double overlapFactorWidth) {
+        Preconditions.checkArgument(tileSampleMinHeight >= config.spatialScale()
+                && tileSampleMinWidth >= config.spatialScale(), "tile %sx%s smaller than the spatial scale %s",
+                tileSampleMinHeight, tileSampleMinWidth, config.spatialScale());
+        Preconditions.checkArgument(overlapFactorHeight > 0 && overlapFactorHeight < 1 && overlapFactorWidth > 0
+                && overlapFactorWidth < 1, "overlap factors must be in (0, 1): %s, %s", overlapFactorHeight,
+                overlapFactorWidth);
+        this.tileSampleMinHeight = tileSampleMinHeight;
+        this.tileSampleMinWidth = tileSampleMinWidth;
+        this.tileOverlapFactorHeight = overlapFactorHeight;
+        this.tileOverlapFactorWidth = overlapFactorWidth;
+        tiling = true;
+    }
+
     /** Turns tiling off (default). */
     public void disableTiling() {
         tiling = false;

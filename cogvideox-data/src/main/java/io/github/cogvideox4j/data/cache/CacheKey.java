@@ -49,6 +49,28 @@ public record CacheKey(String contentSha256, String promptSha256, String latentE
     }
 
     /**
+     * Reads a key back from its {@link #canonical()} form (what every cache file stores in its metadata).
+     *
+     * @param canonical the canonical text
+     * @return the key
+     * @throws IllegalArgumentException if a field is missing or invalid
+     */
+    public static CacheKey parse(String canonical) {
+        java.util.Map<String, String> f = new java.util.HashMap<>();
+        for (String line : canonical.split("\n")) {
+            int eq = line.indexOf('=');
+            Preconditions.checkArgument(eq > 0, "cache key line without '=': %s", line);
+            f.put(line.substring(0, eq), line.substring(eq + 1));
+        }
+        String[] b = Objects.requireNonNull(f.get("bucket"), "bucket").split("x");
+        Preconditions.checkArgument(b.length == 3, "bucket must be FxHxW, got %s", f.get("bucket"));
+        return new CacheKey(f.get("content_sha256"), f.get("prompt_sha256"), f.get("latent_encoder"),
+                f.get("text_encoder"), new Bucket(Integer.parseInt(b[0]), Integer.parseInt(b[1]),
+                        Integer.parseInt(b[2])), SafetensorsDType.parse(Objects.requireNonNull(f.get("dtype"), "dtype")),
+                Objects.requireNonNullElse(f.get("preprocessing"), ""));
+    }
+
+    /**
      * The entry's file name: the first 40 hex digits of SHA-256 of {@link #canonical()}.
      *
      * @return e.g. {@code "3f2a...c1.safetensors"}

@@ -61,6 +61,39 @@ public final class LatentCache {
     }
 
     /**
+     * Every complete entry of the cache, in path order: the keys read back from the entries' metadata. Unreadable or
+     * foreign files are skipped with a warning (a crashed write leaves only a temp file, which is not an entry).
+     *
+     * @return the keys of the entries
+     * @throws IOException if the folder cannot be listed
+     */
+    public java.util.List<CacheKey> keys() throws IOException {
+        java.util.List<CacheKey> keys = new java.util.ArrayList<>();
+        if (!Files.isDirectory(root)) {
+            return keys;
+        }
+        try (java.util.stream.Stream<Path> files = Files.walk(root, 2)) {
+            for (Path file : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted()
+                    .toList()) {
+                try (SafetensorsReader reader = SafetensorsReader.open(file)) {
+                    Map<String, String> meta = reader.metadata();
+                    if (FORMAT.equals(meta.get("format")) && meta.get("key") != null) {
+                        CacheKey key = CacheKey.parse(meta.get("key"));
+                        if (pathOf(key).equals(file)) {
+                            keys.add(key);
+                            continue;
+                        }
+                    }
+                    LOG.warn("{}: not an entry of this cache, skipped", file);
+                } catch (CogVideoXException | IllegalArgumentException | NullPointerException e) {
+                    LOG.warn("{}: unreadable cache entry skipped: {}", file, e.getMessage());
+                }
+            }
+        }
+        return keys;
+    }
+
+    /**
      * Where an entry lives.
      *
      * @param key the key

@@ -17,6 +17,11 @@ import io.github.cogvideox4j.core.schedule.CogVideoXScheduler;
 import io.github.cogvideox4j.core.schedule.SchedulerConfig;
 import io.github.cogvideox4j.data.Bucket;
 import io.github.cogvideox4j.data.BucketSampler;
+import io.github.cogvideox4j.data.BucketedSample;
+import io.github.cogvideox4j.data.cache.CacheKey;
+import io.github.cogvideox4j.data.cache.LatentCache;
+import io.github.cogvideox4j.data.loader.CachedSampleSource;
+import io.github.cogvideox4j.data.loader.SampleSource;
 import io.github.cogvideox4j.data.SamplerConfig;
 import io.github.cogvideox4j.lora.LoraAdapter;
 import io.github.cogvideox4j.lora.train.AdamW;
@@ -83,11 +88,6 @@ final class TrainCommand implements Callable<Integer> {
             cfg = cfg.withOverrides(overrides);
         }
         cfg.validate();
-        if (cfg.data().synthetic() == null) {
-            throw new CogVideoXException("data.cache: training from a latent cache from the command line needs the "
-                    + "cache index that `prepare` writes (not in this build); from Java, give TrainingRun a "
-                    + "CachedSampleSource or CogVideoTrainerSampleSource. Use data.synthetic here.");
-        }
         Path output = cfg.outputDir();
         Files.createDirectories(output);
         if (fresh) {
@@ -101,19 +101,46 @@ final class TrainCommand implements Callable<Integer> {
             if (bf16) {
                 model.setComputePrecision(ComputePrecision.BF16);   // bf16 GEMMs, fp32 master weights and LoRA
             }
-            // data: synthetic latents in the config's buckets (pixels -> latents), plus one held-out batch per bucket
+            // data: a latent cache (every entry, grouped by its bucket) or synthetic latents (+ held-out batches)
+            SampleSource data;
+            BucketSampler sampler;
+            List<int[]> heldOut = List.of();
+            int trainSamples;
             List<Bucket> latentBuckets = new ArrayList<>();
-            for (Bucket b : cfg.data().synthetic().buckets()) {
-                latentBuckets.add(new Bucket((b.frames() - 1) / 4 + 1, b.height() / 8, b.width() / 8));
+            if (cfg.data().cache() != null) {
+                LatentCache cache = new LatentCache(cfg.data().cache());
+                List<CacheKey> keys = cache.keys();
+                if (keys.isEmpty()) {
+                    throw new CogVideoXException("data.cache: no cache entries in " + cfg.data().cache());
+                }
+                List<BucketedSample> samples = new ArrayList<>();
+                List<String> sources = new ArrayList<>();
+                for (int i = 0; i < keys.size(); i++) {
+                    samples.add(BucketedSample.video(i, keys.get(i).bucket()));
+                    sources.add(cache.pathOf(keys.get(i)).toString());
+                    Bucket b = keys.get(i).bucket();                     // pixel frames x height x width
+                    Bucket latent = new Bucket((b.frames() - 1) / 4 + 1, b.height() / 8, b.width() / 8);
+                    if (!latentBuckets.contains(latent)) {
+                        latentBuckets.add(latent);
+                    }
+                }
+                data = new CachedSampleSource(cache, keys, sources);
+                sampler = new BucketSampler(samples, SamplerConfig.of(cfg.batchSize(), cfg.seed()));
+                trainSamples = keys.size();
+            } else {
+                for (Bucket b : cfg.data().synthetic().buckets()) {
+                    latentBuckets.add(new Bucket((b.frames() - 1) / 4 + 1, b.height() / 8, b.width() / 8));
+                }
+                trainSamples = cfg.data().synthetic().samples();
+                int held = latentBuckets.size() * cfg.batchSize();
+                SyntheticLatentDataset synthetic = new SyntheticLatentDataset(config, latentBuckets,
+                        trainSamples + held, 4, cfg.seed());
+                data = synthetic;
+                sampler = new BucketSampler(synthetic.samples().subList(0, trainSamples),
+                        SamplerConfig.of(cfg.batchSize(), cfg.seed()));
+                heldOut = heldOutBatches(trainSamples, latentBuckets.size(), cfg.batchSize());
             }
-            int trainSamples = cfg.data().synthetic().samples();
-            int held = latentBuckets.size() * cfg.batchSize();
-            SyntheticLatentDataset data = new SyntheticLatentDataset(config, latentBuckets, trainSamples + held, 4,
-                    cfg.seed());
-            BucketSampler sampler = new BucketSampler(data.samples().subList(0, trainSamples),
-                    SamplerConfig.of(cfg.batchSize(), cfg.seed()));
-            List<int[]> heldOut = heldOutBatches(trainSamples, latentBuckets.size(), cfg.batchSize());
-            out.printf("CogVideoX4J train: %s (%s), %s; %d synthetic samples; %d steps; MKL vendor switch %s%n",
+            out.printf("CogVideoX4J train: %s (%s), %s; %d samples; %d steps; MKL vendor switch %s%n",
                     cfg.model().builtin() != null ? "built-in " + cfg.model().builtin() : cfg.model().path(),
                     config.variant(), cfg.fullFinetune() ? "full fine-tune" : "LoRA r" + cfg.lora().rank()
                             + " alpha " + cfg.lora().alpha(), trainSamples, cfg.steps(), MklSwitch.describe());
@@ -146,7 +173,7 @@ final class TrainCommand implements Callable<Integer> {
                             .checkpoints(CheckpointStore.open(output.resolve("checkpoints"), cfg.keepLast()),
                                     cfg.checkpointEvery() > 0 ? cfg.checkpointEvery() : cfg.steps())
                             .outputDir(output).config(cfg.toTree()).description(config.variant() + " fine-tune");
-                    if (cfg.validationEvery() > 0) {
+                    if (cfg.validationEvery() > 0 && !heldOut.isEmpty()) {
                         run.validation(heldOut, cfg.validationEvery());
                     }
                     List<StepResult> results = run.build().run();

@@ -165,19 +165,6 @@ public final class AttentionMemoryBench {
             java.util.Set.of("tokens", "forward-heads", "head-chunk", "backward-heads", "reps");
 
     private static int intOption(String[] args, String name, int defaultValue) {
-        for (String a : args) {
-            String key = a.startsWith("--") && a.contains("=") ? a.substring(2, a.indexOf('=')) : a;
-            if (!OPTIONS.contains(key)) {
-                throw new IllegalArgumentException("unknown option '" + a + "'; expected --name=value with name in "
-                        + OPTIONS);
-            }
-        }
-        String prefix = "--" + name + "=";
-        for (String a : args) {
-            if (a.startsWith(prefix)) {
-                return Integer.parseInt(a.substring(prefix.length()));
-            }
-        }
-        return defaultValue;
+        return Integer.parseInt(BenchOptions.option(args, OPTIONS, name, Integer.toString(defaultValue)));
     }
 }

@@ -434,19 +434,6 @@ public final class TrainingStepBench {
     }
 
     private static String option(String[] args, String name, String defaultValue) {
-        for (String a : args) {
-            String key = a.startsWith("--") && a.contains("=") ? a.substring(2, a.indexOf('=')) : a;
-            if (!OPTIONS.contains(key)) {
-                throw new IllegalArgumentException("unknown option '" + a + "'; expected --name=value with name in "
-                        + OPTIONS);
-            }
-        }
-        String prefix = "--" + name + "=";
-        for (String a : args) {
-            if (a.startsWith(prefix)) {
-                return a.substring(prefix.length());
-            }
-        }
-        return defaultValue;
+        return BenchOptions.option(args, OPTIONS, name, defaultValue);
     }
 }

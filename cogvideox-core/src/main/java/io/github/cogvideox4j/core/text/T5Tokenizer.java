@@ -2,6 +2,8 @@ package io.github.cogvideox4j.core.text;
 
 import ai.djl.sentencepiece.SpProcessor;
 import ai.djl.sentencepiece.SpTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.base.Preconditions;
 import io.github.cogvideox4j.core.CogVideoXException;
 import java.io.IOException;
@@ -59,15 +61,27 @@ public final class T5Tokenizer implements AutoCloseable {
     }
 
     /**
-     * Loads {@code <dir>/spiece.model} (a transformers {@code tokenizer/} folder) with 100 extra ids.
+     * Loads a transformers {@code tokenizer/} folder: {@code spiece.model}, and {@code tokenizer_config.json} if
+     * present ({@code extra_ids}, default 100; {@code legacy} must be absent or true).
      *
      * @param dir the folder
      * @return the tokenizer; the caller closes it
-     * @throws IOException if the model cannot be read
-     * @throws CogVideoXException if the file is not a SentencePiece model
+     * @throws IOException if a file cannot be read
+     * @throws CogVideoXException if the file is not a SentencePiece model, or the config asks for
+     *     {@code legacy=False} (not supported)
      */
     public static T5Tokenizer load(Path dir) throws IOException {
-        return fromModel(dir.resolve("spiece.model"), 100);
+        int extraIds = 100;
+        Path config = dir.resolve("tokenizer_config.json");
+        if (Files.isRegularFile(config)) {
+            JsonNode n = new ObjectMapper().readTree(config.toFile());
+            extraIds = n.path("extra_ids").asInt(100);
+            if (n.has("legacy") && !n.get("legacy").asBoolean(true)) {
+                throw new CogVideoXException(config + ": legacy=false is not supported (CogVideoX ships legacy=true; "
+                        + "the non-legacy T5Tokenizer treats text after special tokens differently)");
+            }
+        }
+        return fromModel(dir.resolve("spiece.model"), extraIds);
     }
 
     /**

@@ -168,6 +168,82 @@ public final class T5EncoderModel implements AutoCloseable {
         }
     }
 
+    /**
+     * A model with random weights of the config's shapes, drawn as transformers' {@code T5PreTrainedModel._init_weights}
+     * does (normal with std {@code (d_model·d_kv)^-½} for q, {@code d_model^-½} for k, v, wi_0, wi_1 and the bucket
+     * table, {@code (heads·d_kv)^-½} for o, {@code d_ff^-½} for wo, 1 for the embedding; unit norms), so that the
+     * attention logits have unit scale as in a trained model. For benchmarks and shape tests; deterministic for a
+     * seed.
+     *
+     * @param config the config
+     * @param manager the parent of the model's own manager
+     * @param seed the random seed
+     * @param storage {@link DataType#FLOAT32} or {@link DataType#BFLOAT16}
+     * @return the model; the caller closes it
+     */
+    public static T5EncoderModel random(T5Config config, NDManager manager, long seed, DataType storage) {
+        Preconditions.checkArgument(storage == DataType.FLOAT32 || storage == DataType.BFLOAT16,
+                "T5 weights can be held as FLOAT32 or BFLOAT16, not %s", storage);
+        boolean bf16 = storage == DataType.BFLOAT16;
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        NDManager own = manager.newSubManager();
+        KernelPack pack = KernelPack.load();
+        try {
+            Map<String, NDArray> w = new HashMap<>();
+            NDArray embedding = null;
+            short[] embeddingBf16 = null;
+            float[] biasTable = null;
+            for (Map.Entry<String, Shape> e : config.parameterShapes().entrySet()) {
+                String name = e.getKey();
+                Shape shape = e.getValue();
+                float[] values = new float[Math.toIntExact(shape.size())];
+                boolean norm = shape.dimension() == 1;
+                double std = initStd(config, name);
+                for (int i = 0; i < values.length; i++) {
+                    values[i] = norm ? 1f : (float) (std * random.nextGaussian());
+                }
+                if (name.equals(BIAS_TABLE)) {
+                    biasTable = values;
+                } else if (name.equals(SHARED) && bf16) {
+                    embeddingBf16 = new short[values.length];
+                    for (int i = 0; i < values.length; i++) {
+                        embeddingBf16[i] = toBf16Bits(values[i]);
+                    }
+                } else {
+                    NDArray a = EngineArrays.create(own, values, shape);
+                    if (bf16 && !norm && !name.equals(SHARED)) {
+                        try (NDArray wide = a) {
+                            a = pack.toBf16(wide);
+                        }
+                    }
+                    if (name.equals(SHARED)) {
+                        embedding = a;
+                    } else {
+                        w.put(name, a);
+                    }
+                }
+            }
+            return new T5EncoderModel(config, own, pack, w, bf16, embedding, embeddingBf16, biasTable);
+        } catch (RuntimeException e) {
+            pack.close();
+            own.close();
+            throw e;
+        }
+    }
+
+    private static double initStd(T5Config c, String name) {
+        if (name.equals(SHARED)) {
+            return 1.0;
+        } else if (name.endsWith(".q.weight")) {
+            return 1 / Math.sqrt((double) c.dModel() * c.dKv());
+        } else if (name.endsWith(".o.weight")) {
+            return 1 / Math.sqrt(c.innerDim());
+        } else if (name.endsWith(".wo.weight")) {
+            return 1 / Math.sqrt(c.dFf());
+        }
+        return 1 / Math.sqrt(c.dModel()); // k, v, wi_0, wi_1, relative_attention_bias
+    }
+
     /** float32 → bfloat16 bits, round to nearest even (as {@code tensor.to(torch.bfloat16)}); NaN stays NaN. */
     static short toBf16Bits(float f) {
         int bits = Float.floatToRawIntBits(f);

@@ -65,6 +65,25 @@ class T5EncoderModelBf16Test {
     }
 
     @Test
+    void javaBf16RoundingOfTheEmbeddingEqualsTheKernelPacks() {
+        float[] values = new float[4096];
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) (r.nextGaussian() * Math.pow(10, r.nextInt(-6, 6)));
+        }
+        try (NDManager m = NDManager.newBaseManager();
+                io.github.cogvideox4j.core.kernel.KernelPack pack = io.github.cogvideox4j.core.kernel.KernelPack.load()) {
+            NDArray x = io.github.cogvideox4j.core.EngineArrays.create(m, values, new ai.djl.ndarray.types.Shape(4096));
+            float[] torch = pack.toFloat32(pack.toBf16(x)).toFloatArray();
+            float[] java = new float[values.length];
+            for (int i = 0; i < values.length; i++) {
+                java[i] = Float.intBitsToFloat(T5EncoderModel.toBf16Bits(values[i]) << 16);
+            }
+            assertThat(java).containsExactly(torch);
+        }
+    }
+
+    @Test
     void bf16RoundingIsNearestEven() {
         assertThat(T5EncoderModel.toBf16Bits(1.0f)).isEqualTo((short) 0x3F80);
         // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even (1.0)

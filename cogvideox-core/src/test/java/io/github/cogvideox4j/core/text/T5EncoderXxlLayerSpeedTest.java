@@ -44,14 +44,15 @@ class T5EncoderXxlLayerSpeedTest {
     }
 
     private static float[] timed(T5EncoderModel model, NDArray input, String what) {
-        try (NDArray warm = model.forward(input)) {
-            assertThat(warm.getShape().getShape()).containsExactly(1, 226, 4096);
+        try (NDArray shortIds = input.get("0:1, 0:8"); NDArray warm = model.forward(shortIds)) {
+            assertThat(warm.getShape().getShape()).containsExactly(1, 8, 4096); // one-time kernel set-up
         }
         long t0 = System.nanoTime();
         try (NDArray y = model.forward(input)) {
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.printf("T5-XXL %s: one block %.3f s for 226 tokens -> %.1f tokens/s for 24 blocks%n", what, s,
                     226 / (24 * s));
+            assertThat(y.getShape().getShape()).containsExactly(1, 226, 4096);
             float[] out = y.toFloatArray();
             for (float v : out) {
                 assertThat(Float.isFinite(v)).isTrue();

@@ -87,7 +87,7 @@ class CogVideoXPipelineGoldenTest {
     }
 
     @Test
-    void encodesPromptsAndTheEmptyNegativePromptThroughThePromptEncoder() throws Exception {
+    void encodesTextPromptsThroughThePromptEncoder() throws Exception {
         Path dir = Golden.path("pipeline", "t2v_5b");
         JsonNode run = new ObjectMapper().readTree(Files.readString(dir.resolve("run.json")));
         JsonNode call = run.get("call");
@@ -113,6 +113,23 @@ class CogVideoXPipelineGoldenTest {
             }
         }
         assertThat(calls).containsExactly(List.of(prompt), List.of(negative));
+    }
+
+    @Test
+    void encodesTheEmptyNegativePromptByDefaultOncePerRow() throws Exception {
+        Path dir = Golden.path("pipeline", "t2v_5b");
+        List<List<String>> calls = new ArrayList<>();
+        PromptEncoder zeros = (prompts, m) -> {
+            calls.add(prompts);
+            return m.zeros(new ai.djl.ndarray.types.Shape(prompts.size(), 226, 32));
+        };
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXPipeline pipe = CogVideoXPipeline.load(dir.resolve("model"), manager, zeros)) {
+            NDArray video = pipe.generate(GenerationRequest.builder().prompts(List.of("a", "b")).height(48).width(64)
+                    .numFrames(9).inferenceSteps(1).build());
+            assertThat(video.getShape()).isEqualTo(new ai.djl.ndarray.types.Shape(2, 9, 3, 48, 64));
+        }
+        assertThat(calls).containsExactly(List.of("a", "b"), List.of("", ""));
     }
 
     @Test

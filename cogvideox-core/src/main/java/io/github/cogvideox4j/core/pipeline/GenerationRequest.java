@@ -105,91 +105,136 @@ public record GenerationRequest(
 
         private Builder() { }
 
-        /** @param prompt the single prompt (batch 1) @return this */
+        /**
+         * @param prompt the single prompt (batch 1)
+         * @return this
+         */
         public Builder prompt(String prompt) {
             this.prompts = List.of(Preconditions.checkNotNull(prompt, "prompt"));
             return this;
         }
 
-        /** @param value one prompt per batch row @return this */
+        /**
+         * @param value one prompt per batch row
+         * @return this
+         */
         public Builder prompts(List<String> value) {
             this.prompts = List.copyOf(value);
             return this;
         }
 
-        /** @param value the negative prompt for every row (default "") @return this */
+        /**
+         * @param value the negative prompt for every row (default "")
+         * @return this
+         */
         public Builder negativePrompt(String value) {
             this.negativePrompt = Preconditions.checkNotNull(value, "negativePrompt");
             return this;
         }
 
-        /** @param value {@code [B, L, D_text]} prompt embeddings (bypass the encoder) @return this */
+        /**
+         * @param value {@code [B, L, D_text]} prompt embeddings (bypass the encoder)
+         * @return this
+         */
         public Builder promptEmbeds(NDArray value) {
             this.promptEmbeds = value;
             return this;
         }
 
-        /** @param value {@code [B, L, D_text]} negative prompt embeddings @return this */
+        /**
+         * @param value {@code [B, L, D_text]} negative prompt embeddings
+         * @return this
+         */
         public Builder negativePromptEmbeds(NDArray value) {
             this.negativePromptEmbeds = value;
             return this;
         }
 
-        /** @param value pixel height, a multiple of 8 @return this */
+        /**
+         * @param value pixel height, a multiple of 8
+         * @return this
+         */
         public Builder height(int value) {
             this.height = value;
             return this;
         }
 
-        /** @param value pixel width, a multiple of 8 @return this */
+        /**
+         * @param value pixel width, a multiple of 8
+         * @return this
+         */
         public Builder width(int value) {
             this.width = value;
             return this;
         }
 
-        /** @param value pixel frames (49 for 1.0, 81 or 161 for 1.5) @return this */
+        /**
+         * @param value pixel frames (49 for 1.0, 81 or 161 for 1.5)
+         * @return this
+         */
         public Builder numFrames(int value) {
             this.numFrames = value;
             return this;
         }
 
-        /** @param value denoising steps @return this */
+        /**
+         * @param value denoising steps
+         * @return this
+         */
         public Builder inferenceSteps(int value) {
             this.inferenceSteps = value;
             return this;
         }
 
-        /** @param value guidance scale @return this */
+        /**
+         * @param value guidance scale
+         * @return this
+         */
         public Builder guidanceScale(double value) {
             this.guidanceScale = value;
             return this;
         }
 
-        /** @param value whether to use dynamic CFG @return this */
+        /**
+         * @param value whether to use dynamic CFG
+         * @return this
+         */
         public Builder dynamicCfg(boolean value) {
             this.dynamicCfg = value;
             return this;
         }
 
-        /** @param value {@code [B, 3, H, W]} in [0, 1] (image-to-video) @return this */
+        /**
+         * @param value {@code [B, 3, H, W]} in [0, 1] (image-to-video)
+         * @return this
+         */
         public Builder image(NDArray value) {
             this.image = value;
             return this;
         }
 
-        /** @param value the source of every random draw @return this */
+        /**
+         * @param value the source of every random draw
+         * @return this
+         */
         public Builder noise(NoiseSource value) {
             this.noise = value;
             return this;
         }
 
-        /** @param value the seed of the default noise source @return this */
+        /**
+         * @param value the seed of the default noise source
+         * @return this
+         */
         public Builder seed(long value) {
             this.seed = value;
             return this;
         }
 
-        /** @param value the OFS value (1.5-I2V) @return this */
+        /**
+         * @param value the OFS value (1.5-I2V)
+         * @return this
+         */
         public Builder ofs(double value) {
             this.ofs = value;
             return this;

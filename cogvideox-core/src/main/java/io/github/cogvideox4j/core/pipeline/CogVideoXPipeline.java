@@ -79,7 +79,10 @@ public final class CogVideoXPipeline implements AutoCloseable {
      * @throws CogVideoXException if the folder is not a CogVideoX pipeline or a component does not load
      */
     public static CogVideoXPipeline load(Path dir, NDManager manager) throws IOException {
-        return load(dir, manager, PromptEncoder.unavailable());
+        boolean hasText = Files.isDirectory(dir.resolve("text_encoder")) && Files.isDirectory(dir.resolve("tokenizer"));
+        return load(dir, manager, hasText
+                ? io.github.cogvideox4j.core.text.T5PromptEncoder.load(dir, manager, ai.djl.ndarray.types.DataType.FLOAT32)
+                : PromptEncoder.unavailable());
     }
 
     /**

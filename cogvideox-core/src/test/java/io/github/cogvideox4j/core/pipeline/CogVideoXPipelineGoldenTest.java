@@ -115,6 +115,26 @@ class CogVideoXPipelineGoldenTest {
         assertThat(calls).containsExactly(List.of(prompt), List.of(negative));
     }
 
+    /** The whole recorded run from text: tokenizer and T5 from the folder, then sampling and decoding. */
+    @Test
+    void generatesTheRecordedVideoFromTextWithTheFoldersT5() throws Exception {
+        Path dir = Golden.path("pipeline", "t2v_5b");
+        JsonNode run = new ObjectMapper().readTree(Files.readString(dir.resolve("run.json")));
+        JsonNode call = run.get("call");
+        try (NDManager manager = NDManager.newBaseManager();
+                TensorSource g = SafetensorsReader.open(dir.resolve("run.safetensors"));
+                CogVideoXPipeline pipe = CogVideoXPipeline.load(dir.resolve("model"), manager);
+                NDManager out = manager.newSubManager()) {
+            NDArray video = pipe.generate(call(call).prompt(call.get("prompt").asText())
+                    .negativePrompt(call.get("negative_prompt").asText()).noise(replay(g)).build(), out,
+                    StepListener.NONE);
+            double err = Tolerance.assertClose("video from text", video.toFloatArray(), g.readFloats("video"),
+                    run.get("tolerances").get("video").get("atol").asDouble(),
+                    run.get("tolerances").get("video").get("rtol").asDouble());
+            LOG.info("t2v_5b from text through T5: max |diff| of the video {}", err);
+        }
+    }
+
     @Test
     void encodesTheEmptyNegativePromptByDefaultOncePerRow() throws Exception {
         Path dir = Golden.path("pipeline", "t2v_5b");
@@ -136,7 +156,8 @@ class CogVideoXPipelineGoldenTest {
     void refusesTextPromptsWithoutAPromptEncoder() throws Exception {
         Path dir = Golden.path("pipeline", "t2v_5b");
         try (NDManager manager = NDManager.newBaseManager();
-                CogVideoXPipeline pipe = CogVideoXPipeline.load(dir.resolve("model"), manager)) {
+                CogVideoXPipeline pipe = CogVideoXPipeline.load(dir.resolve("model"), manager,
+                        PromptEncoder.unavailable())) {
             assertThatThrownBy(() -> pipe.generate(GenerationRequest.builder().prompt("a cat").height(48).width(64)
                     .numFrames(9).inferenceSteps(1).build()))
                     .isInstanceOf(CogVideoXException.class)

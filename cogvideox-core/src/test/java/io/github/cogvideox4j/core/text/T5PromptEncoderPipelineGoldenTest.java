@@ -30,14 +30,14 @@ class PromptEncoderPipelineGoldenTest {
         String prompt = run.get("call").get("prompt").asText();
         String negative = run.get("call").get("negative_prompt").asText();
         try (NDManager m = NDManager.newBaseManager();
-                PromptEncoder enc = PromptEncoder.load(dir.resolve("model"), m, DataType.FLOAT32);
+                T5PromptEncoder enc = T5PromptEncoder.load(dir.resolve("model"), m, DataType.FLOAT32);
                 TensorSource ref = SafetensorsFiles.open(dir.resolve("run.safetensors"))) {
             check(enc, m, ref, run, prompt, "prompt_input_ids", "prompt_embeds");
             check(enc, m, ref, run, negative, "negative_input_ids", "negative_prompt_embeds");
         }
     }
 
-    private static void check(PromptEncoder enc, NDManager m, TensorSource ref, JsonNode run, String text,
+    private static void check(T5PromptEncoder enc, NDManager m, TensorSource ref, JsonNode run, String text,
             String idsKey, String embedsKey) {
         NDArray ids = enc.inputIds(List.of(text), m);
         assertThat(ids.toLongArray()).as(idsKey).containsExactly(ref.read(idsKey, m).toLongArray());
@@ -53,7 +53,7 @@ class PromptEncoderPipelineGoldenTest {
     void numVideosPerPromptRepeatsEachPromptConsecutively() throws Exception {
         Path dir = Golden.path("pipeline", "t2v_5b", "model");
         try (NDManager m = NDManager.newBaseManager();
-                PromptEncoder enc = PromptEncoder.load(dir, m, DataType.FLOAT32)) {
+                T5PromptEncoder enc = T5PromptEncoder.load(dir, m, DataType.FLOAT32)) {
             NDArray single = enc.encode(List.of("a cat", "a dog"), 1, m);
             NDArray twice = enc.encode(List.of("a cat", "a dog"), 2, m);
             assertThat(twice.getShape().getShape()).containsExactly(4, 226, 32);

@@ -18,7 +18,7 @@ import java.util.List;
  *
  * <p>Owns its tokenizer and encoder (closing it closes both). Thread safety: as {@link T5EncoderModel}.
  */
-public final class PromptEncoder implements AutoCloseable {
+public final class T5PromptEncoder implements io.github.cogvideox4j.core.pipeline.PromptEncoder {
     private final T5Tokenizer tokenizer;
     private final T5EncoderModel encoder;
     private final int maxLength;
@@ -28,7 +28,7 @@ public final class PromptEncoder implements AutoCloseable {
      * @param encoder the encoder (now owned by this object)
      * @param maxLength the padded length, {@code max_sequence_length} (226 in CogVideoX)
      */
-    public PromptEncoder(T5Tokenizer tokenizer, T5EncoderModel encoder, int maxLength) {
+    public T5PromptEncoder(T5Tokenizer tokenizer, T5EncoderModel encoder, int maxLength) {
         Preconditions.checkArgument(maxLength >= 1, "maxLength must be >= 1, got %s", maxLength);
         this.tokenizer = Preconditions.checkNotNull(tokenizer, "tokenizer");
         this.encoder = Preconditions.checkNotNull(encoder, "encoder");
@@ -44,11 +44,11 @@ public final class PromptEncoder implements AutoCloseable {
      * @return the encoder; the caller closes it
      * @throws IOException if reading fails
      */
-    public static PromptEncoder load(Path pipelineDir, NDManager manager, DataType storage) throws IOException {
+    public static T5PromptEncoder load(Path pipelineDir, NDManager manager, DataType storage) throws IOException {
         T5Tokenizer tokenizer = T5Tokenizer.load(pipelineDir.resolve("tokenizer"));
         try {
             T5EncoderModel encoder = T5EncoderModel.load(pipelineDir.resolve("text_encoder"), manager, storage);
-            return new PromptEncoder(tokenizer, encoder, T5Tokenizer.COGVIDEOX_MAX_LENGTH);
+            return new T5PromptEncoder(tokenizer, encoder, T5Tokenizer.COGVIDEOX_MAX_LENGTH);
         } catch (IOException | RuntimeException e) {
             tokenizer.close();
             throw e;
@@ -98,6 +98,18 @@ public final class PromptEncoder implements AutoCloseable {
             embeds.attach(manager);
             return embeds;
         }
+    }
+
+    /**
+     * The pipeline's prompt encoding: one embedding row per prompt.
+     *
+     * @param prompts the prompts
+     * @param manager owner of the result
+     * @return {@code [B, 226, d_model]} FLOAT32
+     */
+    @Override
+    public NDArray encode(List<String> prompts, NDManager manager) {
+        return encode(prompts, 1, manager);
     }
 
     /** Closes the encoder and the tokenizer. */

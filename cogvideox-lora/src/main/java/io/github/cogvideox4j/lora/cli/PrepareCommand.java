@@ -126,6 +126,7 @@ final class PrepareCommand implements Callable<Integer> {
         }
         Map<String, int[]> perBucket = new TreeMap<>();
         long encodeNanos = 0;
+        long loadNanos;
         int encoded = 0;
         int reused = 0;
         long start = System.nanoTime();
@@ -150,8 +151,9 @@ final class PrepareCommand implements Callable<Integer> {
                         row[1]++;
                     } else {
                         long t0 = System.nanoTime();
+                        long load0 = models.loadNanos;
                         preparer.prepare(entry, plan, manager);
-                        encodeNanos += System.nanoTime() - t0;
+                        encodeNanos += System.nanoTime() - t0 - (models.loadNanos - load0);
                         encoded++;
                         row[0]++;
                     }
@@ -166,8 +168,10 @@ final class PrepareCommand implements Callable<Integer> {
                     bar.step();
                 }
             }
+            loadNanos = models.loadNanos;
         }
-        report(out, perBucket, encoded, reused, skipped, staleTemps, encodeNanos, System.nanoTime() - start);
+        report(out, perBucket, encoded, reused, skipped, staleTemps, encodeNanos, loadNanos,
+                System.nanoTime() - start);
         return 0;
     }
 
@@ -189,7 +193,7 @@ final class PrepareCommand implements Callable<Integer> {
     }
 
     private void report(PrintWriter out, Map<String, int[]> perBucket, int encoded, int reused, List<String> skipped,
-            int staleTemps, long encodeNanos, long totalNanos) {
+            int staleTemps, long encodeNanos, long loadNanos, long totalNanos) {
         out.printf("%-20s %8s %8s %8s%n", "bucket (FxHxW)", "samples", "encoded", "cached");
         for (Map.Entry<String, int[]> e : perBucket.entrySet()) {
             int[] r = e.getValue();
@@ -198,7 +202,9 @@ final class PrepareCommand implements Callable<Integer> {
         out.printf("%-20s %8d %8d %8d%n", "total", encoded + reused, encoded, reused);
         out.printf(Locale.ROOT, "encoded %d, already cached %d, skipped or broken %d in %.1f s%s%n", encoded, reused,
                 skipped.size(), totalNanos / 1e9, encoded == 0 ? ""
-                        : String.format(Locale.ROOT, " (%.2f s per encoded sample)", encodeNanos / 1e9 / encoded));
+                        : String.format(Locale.ROOT, " (%.3f s per encoded sample)", encodeNanos / 1e9 / encoded));
+        out.println(loadNanos == 0 ? "no model loaded"
+                : String.format(Locale.ROOT, "models loaded in %.2f s", loadNanos / 1e9));
         if (staleTemps > 0) {
             out.printf("removed %d temporary file(s) of an interrupted run%n", staleTemps);
         }
@@ -280,6 +286,7 @@ final class PrepareCommand implements Callable<Integer> {
         private final NDManager manager;
         private VaeLatentEncoder vaeModel;
         private T5TextEncoder textModel;
+        long loadNanos;
         final LatentEncoder vae;
         final TextEncoder text;
 
@@ -322,7 +329,9 @@ final class PrepareCommand implements Callable<Integer> {
         private VaeLatentEncoder vae() {
             if (vaeModel == null) {
                 try {
+                    long t0 = System.nanoTime();
                     vaeModel = VaeLatentEncoder.load(pipeline, tiling, manager);
+                    loadNanos += System.nanoTime() - t0;
                 } catch (IOException e) {
                     throw new ModelLoadException("cannot load the VAE of " + pipeline + ": " + e.getMessage(), e);
                 }
@@ -333,7 +342,9 @@ final class PrepareCommand implements Callable<Integer> {
         private T5TextEncoder text() {
             if (textModel == null) {
                 try {
+                    long t0 = System.nanoTime();
                     textModel = T5TextEncoder.load(pipeline, DataType.FLOAT32, manager);
+                    loadNanos += System.nanoTime() - t0;
                 } catch (IOException e) {
                     throw new ModelLoadException("cannot load the T5 of " + pipeline + ": " + e.getMessage(), e);
                 }

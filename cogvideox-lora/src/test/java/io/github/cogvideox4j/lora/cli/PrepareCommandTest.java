@@ -127,6 +127,24 @@ class PrepareCommandTest {
         assertEveryEntryReads(new LatentCache(cacheDir), 3);
     }
 
+    /** Raw media -> prepare -> train: a LoRA trained on the prepared cache of the tiny pipeline's transformer. */
+    @Test
+    void aPreparedCacheTrainsALoraOnThePipelinesTransformer() throws Exception {
+        Path data = dataset(3);
+        Path cacheDir = tmp.resolve("cache");
+        run(data, cacheDir);
+        Path out = tmp.resolve("run");
+        int code = new CommandLine(new CogVideoXCli()).execute("train",
+                "--set", "model.builtin=null", "--set", "model.path=" + pipeline().resolve("transformer"),
+                "--set", "data.cache=" + cacheDir,
+                "--set", "data.synthetic=null", "--set", "output_dir=" + out, "--set", "steps=3",
+                "--set", "batch_size=1", "--set", "validation_every=0", "--set", "lora.rank=4",
+                "--set", "lora.targets=[to_q, to_k, to_v, to_out.0]");
+        assertThat(code).isZero();
+        assertThat(out.resolve("pytorch_lora_weights.safetensors")).exists();
+        assertThat(java.nio.file.Files.readAllLines(out.resolve("metrics.jsonl"))).hasSizeGreaterThanOrEqualTo(3);
+    }
+
     @Test
     void rejectsABucketThatIsNotAMultipleOf16() throws IOException {
         Path data = dataset(1);

@@ -1,6 +1,6 @@
 /**
- * Media probing, decoding and writing: frame count, fps and size of videos (FFmpeg through JavaCPP, no system ffmpeg) and
- * images (ImageIO), a persistent probe cache, and decoding a clip to a bucket as a {@code [F, 3, H, W]} tensor in
+ * Media probing, decoding and writing: frame count, fps and size of videos (FFmpeg through JavaCPP, no system
+ * ffmpeg) and images (ImageIO), a persistent probe cache, and decoding a clip to a bucket as a {@code [F, 3, H, W]} tensor in
  * [-1, 1].
  *
  * <ul>

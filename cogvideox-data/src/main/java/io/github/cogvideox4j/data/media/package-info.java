@@ -1,7 +1,7 @@
 /**
  * Media probing, decoding and writing: frame count, fps and size of videos (FFmpeg through JavaCPP, no system
- * ffmpeg) and images (ImageIO), a persistent probe cache, and decoding a clip to a bucket as a {@code [F, 3, H, W]} tensor in
- * [-1, 1].
+ * ffmpeg) and images (ImageIO), a persistent probe cache, decoding a clip to a bucket as a {@code [F, 3, H, W]}
+ * tensor in [-1, 1], and writing a generated video back to an MP4 and a PNG contact sheet.
  *
  * <ul>
  *   <li>{@link io.github.cogvideox4j.data.media.MediaInfo} — what a probe finds;</li>

@@ -13,8 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Logs the run through SLF4J (logger {@code io.github.cogvideox4j.lora.train.listener.LoggingListener}): the start,
- * every {@code everySteps}-th step at INFO (skipped steps always, at WARN), checkpoints, validations (with the validation
- * videos' files) and the end.
+ * every {@code everySteps}-th step at INFO (skipped steps always, at WARN), checkpoints, validations (with the
+ * validation videos' files) and the end.
  *
  * <p>Thread safety: confined to the training thread.
  */

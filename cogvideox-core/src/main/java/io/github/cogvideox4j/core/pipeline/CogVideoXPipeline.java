@@ -38,10 +38,10 @@ import org.slf4j.LoggerFactory;
  * dynamic CFG, OFS, 1.5 frame padding and un-padding), then decodes {@code latents.permute(0,2,1,3,4) * (1/sf)} and
  * post-processes {@code (x / 2 + 0.5).clamp(0, 1)} into {@code [B, F, 3, H, W]}.
  *
- * <p>Ownership: the pipeline owns the transformer, the VAE and the {@link PromptEncoder} it was given; {@link #close()}
- * frees them. Generated videos belong to the manager passed to {@link #generate(GenerationRequest, NDManager,
- * StepListener)} (the load manager for {@link #generate(GenerationRequest)}). Thread safety: not thread-safe; use one
- * pipeline per thread.
+ * <p>Ownership: a loaded pipeline owns the transformer, the VAE and the {@link PromptEncoder} it was given;
+ * {@link #close()} frees them (a view made by {@link #of} owns none of them). Generated videos belong to the
+ * manager passed to {@link #generate(GenerationRequest, NDManager, StepListener)} (the load manager for
+ * {@link #generate(GenerationRequest)}). Thread safety: not thread-safe; use one pipeline per thread.
  */
 public final class CogVideoXPipeline implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CogVideoXPipeline.class);
@@ -54,11 +54,13 @@ public final class CogVideoXPipeline implements AutoCloseable {
     private final CogVideoXScheduler scheduler;
     private final PromptEncoder encoder;
     private final CogVideoXSampler sampler;
+    private final boolean ownsComponents;
     private Consumer<NDArray> decodeProbe = x -> { };
 
     private CogVideoXPipeline(NDManager manager, String className, CogVideoXTransformer transformer,
-            AutoencoderKLCogVideoX vae, CogVideoXScheduler scheduler, PromptEncoder encoder) {
+            AutoencoderKLCogVideoX vae, CogVideoXScheduler scheduler, PromptEncoder encoder, boolean ownsComponents) {
         this.manager = manager;
+        this.ownsComponents = ownsComponents;
         this.className = className;
         this.transformer = transformer;
         this.vae = vae;
@@ -129,7 +131,7 @@ public final class CogVideoXPipeline implements AutoCloseable {
             LOG.info("loaded {} from {}: {}, {}, VAE scaling {}{}", className, dir,
                     transformer.config().variant().displayName(), scheduler.getClass().getSimpleName(),
                     vae.scalingFactor(), vae.invertScaleLatents() ? " (invert_scale_latents)" : "");
-            return new CogVideoXPipeline(manager, className, transformer, vae, scheduler, encoder);
+            return new CogVideoXPipeline(manager, className, transformer, vae, scheduler, encoder, true);
         } catch (IOException | RuntimeException e) {
             if (vae != null) {
                 vae.close();
@@ -140,6 +142,31 @@ public final class CogVideoXPipeline implements AutoCloseable {
             encoder.close();
             throw e;
         }
+    }
+
+    /**
+     * A pipeline view over components that are already loaded, for example the transformer being fine-tuned (with
+     * its LoRA layers) plus a VAE: generating through it samples the model in its current state. The view takes
+     * ownership of nothing: {@link #close()} on it frees nothing, and the caller keeps (and closes) the
+     * transformer, the VAE and the encoder, which must outlive the view.
+     *
+     * @param manager the owner of videos from {@link #generate(GenerationRequest)}
+     * @param transformer the transformer (its config decides text-to-video vs image-to-video)
+     * @param vae the VAE of the same model family
+     * @param scheduler the sampling scheduler (its step count is set per request)
+     * @param encoder the prompt encoder, or {@link PromptEncoder#unavailable()} when requests carry embeddings
+     * @return the view; {@link #className()} is {@code CogVideoXPipeline} or {@code CogVideoXImageToVideoPipeline}
+     */
+    public static CogVideoXPipeline of(NDManager manager, CogVideoXTransformer transformer,
+            AutoencoderKLCogVideoX vae, CogVideoXScheduler scheduler, PromptEncoder encoder) {
+        Preconditions.checkNotNull(manager, "manager");
+        Preconditions.checkNotNull(transformer, "transformer");
+        Preconditions.checkNotNull(vae, "vae");
+        Preconditions.checkNotNull(scheduler, "scheduler");
+        Preconditions.checkNotNull(encoder, "encoder");
+        String className = transformer.config().isImageToVideo() ? "CogVideoXImageToVideoPipeline"
+                : "CogVideoXPipeline";
+        return new CogVideoXPipeline(manager, className, transformer, vae, scheduler, encoder, false);
     }
 
     /** @return the {@code _class_name} of {@code model_index.json} */
@@ -299,9 +326,15 @@ public final class CogVideoXPipeline implements AutoCloseable {
         }
     }
 
-    /** Closes the transformer, the VAE and the prompt encoder. */
+    /**
+     * Closes the transformer, the VAE and the prompt encoder of a loaded pipeline; does nothing for a view made by
+     * {@link #of}.
+     */
     @Override
     public void close() {
+        if (!ownsComponents) {
+            return;
+        }
         try {
             encoder.close();
         } catch (Exception e) {

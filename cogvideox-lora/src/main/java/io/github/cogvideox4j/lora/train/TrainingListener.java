@@ -1,6 +1,7 @@
 package io.github.cogvideox4j.lora.train;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Receives the events of a fine-tuning run. All methods have empty defaults; implement what you need. Listeners are
@@ -29,6 +30,13 @@ public interface TrainingListener {
      * @param loss the held-out loss at fixed seeds and timesteps
      */
     default void onValidation(long step, double loss) {}
+
+    /**
+     * @param step the step after which the validation videos were sampled
+     * @param files the files written ({@code prompt-<k>.mp4} and {@code prompt-<k>.png} per prompt, see
+     *     {@link ValidationVideos#run}); unmodifiable
+     */
+    default void onValidationVideos(long step, List<Path> files) {}
 
     /**
      * @param lastStep the last step run

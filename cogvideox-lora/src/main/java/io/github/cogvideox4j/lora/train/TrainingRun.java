@@ -56,6 +56,8 @@ public final class TrainingRun {
     private final String description;
     private final List<int[]> validationBatches;
     private final long validationEvery;
+    private final ValidationVideos videos;
+    private final long videosEvery;
 
     private TrainingRun(Builder b) {
         this.tuner = b.tuner;
@@ -71,6 +73,8 @@ public final class TrainingRun {
         this.description = b.description;
         this.validationBatches = b.validationBatches;
         this.validationEvery = b.validationEvery;
+        this.videos = b.videos;
+        this.videosEvery = b.videosEvery;
     }
 
     /**
@@ -133,6 +137,14 @@ public final class TrainingRun {
                             safe(() -> l.onValidation(step, v));
                         }
                     }
+                    if (videos != null && (step % videosEvery == 0 || step == totalSteps)) {
+                        List<Path> files = validationVideos(step);
+                        if (!files.isEmpty()) {
+                            for (TrainingListener l : tuner.listeners()) {
+                                safe(() -> l.onValidationVideos(step, files));
+                            }
+                        }
+                    }
                     if (step % 250 == 0) {
                         System.gc(); // DJL-NOTES 5: some native memory is released only on Java GC
                     }
@@ -161,6 +173,19 @@ public final class TrainingRun {
             } finally {
                 batches.forEach(Batch::close);
             }
+        }
+    }
+
+    /**
+     * Samples and writes the validation videos; a failure to write them is logged and training goes on (they are
+     * diagnostics), returning no files.
+     */
+    private List<Path> validationVideos(long step) {
+        try {
+            return videos.run(step, outputDir);
+        } catch (IOException e) {
+            LOG.warn("validation videos of step {} could not be written; training goes on", step, e);
+            return List.of();
         }
     }
 
@@ -242,6 +267,8 @@ public final class TrainingRun {
         private String description = "CogVideoX fine-tune";
         private List<int[]> validationBatches = List.of();
         private long validationEvery;
+        private ValidationVideos videos;
+        private long videosEvery;
 
         private Builder(FineTuner tuner, BucketSampler sampler, SampleSource source) {
             this.tuner = Preconditions.checkNotNull(tuner);
@@ -329,8 +356,30 @@ public final class TrainingRun {
             return this;
         }
 
-        /** @return the run */
+        /**
+         * Samples validation videos during the run: after every {@code every}-th step (and the last step) calls
+         * {@link ValidationVideos#run(long, Path)} with the run's {@link #outputDir(Path) output folder} (required)
+         * and tells the listeners {@link TrainingListener#onValidationVideos}. An I/O failure while writing them is
+         * logged and does not stop training.
+         *
+         * @param validationVideos what to sample (its pipeline should wrap the transformer being trained)
+         * @param every sample every this many steps (&gt; 0)
+         * @return this builder
+         */
+        public Builder validationVideos(ValidationVideos validationVideos, long every) {
+            Preconditions.checkArgument(every > 0, "validation video interval must be positive, got %s", every);
+            this.videos = Preconditions.checkNotNull(validationVideos, "validationVideos");
+            this.videosEvery = every;
+            return this;
+        }
+
+        /**
+         * @return the run
+         * @throws IllegalStateException if validation videos are requested without an output folder
+         */
         public TrainingRun build() {
+            Preconditions.checkState(videos == null || outputDir != null,
+                    "validation videos need the run's outputDir");
             return new TrainingRun(this);
         }
     }

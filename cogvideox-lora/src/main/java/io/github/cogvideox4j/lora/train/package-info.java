@@ -6,7 +6,9 @@
  * ({@link io.github.cogvideox4j.lora.train.Gradients}), all matching PyTorch/Diffusers formulas — and the run's
  * infrastructure: the YAML/JSON {@link io.github.cogvideox4j.lora.train.TrainingConfig} validated as a whole,
  * atomic keep-last-N {@link io.github.cogvideox4j.lora.train.CheckpointStore} with
- * {@link io.github.cogvideox4j.lora.train.Provenance}, and the
+ * {@link io.github.cogvideox4j.lora.train.Provenance}, validation videos sampled during the run
+ * ({@link io.github.cogvideox4j.lora.train.ValidationVideos}: MP4 and PNG contact sheet per prompt at fixed seeds),
+ * and the
  * {@link io.github.cogvideox4j.lora.train.TrainingListener} contract (implementations in
  * {@code io.github.cogvideox4j.lora.train.listener}).
  */

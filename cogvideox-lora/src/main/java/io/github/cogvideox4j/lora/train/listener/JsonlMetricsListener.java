@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.cogvideox4j.lora.train.StepResult;
 import io.github.cogvideox4j.lora.train.TrainingListener;
@@ -30,6 +31,7 @@ import java.util.List;
  *  "bucket":"13x480x720","millis":850,"time":"2026-01-02T03:04:05.123Z"}
  * {"type":"validation","step":20,"loss":0.1111,"time":"..."}
  * {"type":"checkpoint","step":20,"dir":"/runs/x/checkpoints/checkpoint-000000020","time":"..."}
+ * {"type":"validation_videos","step":20,"files":["/runs/x/validation/step-20/prompt-0.mp4", "..."],"time":"..."}
  * }</pre>
  *
  * Non-finite numbers (the loss of a skipped step) are written as {@code null}, so every line is valid JSON.
@@ -118,6 +120,16 @@ public final class JsonlMetricsListener implements TrainingListener, AutoCloseab
         n.put("type", "validation");
         n.put("step", step);
         putFinite(n, "loss", loss);
+        write(n);
+    }
+
+    @Override
+    public void onValidationVideos(long step, List<Path> files) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("type", "validation_videos");
+        n.put("step", step);
+        ArrayNode list = n.putArray("files");
+        files.forEach(f -> list.add(String.valueOf(f)));
         write(n);
     }
 

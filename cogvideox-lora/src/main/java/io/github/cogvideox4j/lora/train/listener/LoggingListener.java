@@ -6,13 +6,15 @@ import io.github.cogvideox4j.lora.train.StepResult;
 import io.github.cogvideox4j.lora.train.TrainingListener;
 import io.github.cogvideox4j.lora.train.TrainingStart;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Logs the run through SLF4J (logger {@code io.github.cogvideox4j.lora.train.listener.LoggingListener}): the start,
- * every {@code everySteps}-th step at INFO (skipped steps always, at WARN), checkpoints, validations and the end.
+ * every {@code everySteps}-th step at INFO (skipped steps always, at WARN), checkpoints, validations (with the
+ * validation videos' files) and the end.
  *
  * <p>Thread safety: confined to the training thread.
  */
@@ -72,6 +74,11 @@ public final class LoggingListener implements TrainingListener {
     @Override
     public void onValidation(long step, double loss) {
         log.info("validation after step {}: loss {}", step, String.format(Locale.ROOT, "%.6f", loss));
+    }
+
+    @Override
+    public void onValidationVideos(long step, List<Path> files) {
+        log.info("validation videos of step {}: {}", step, files);
     }
 
     @Override

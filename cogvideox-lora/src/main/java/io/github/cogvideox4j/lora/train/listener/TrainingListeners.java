@@ -89,6 +89,11 @@ public final class TrainingListeners {
         }
 
         @Override
+        public void onValidationVideos(long step, List<Path> files) {
+            each("validation videos " + step, l -> l.onValidationVideos(step, files));
+        }
+
+        @Override
         public void onEnd(long lastStep) {
             each("end", l -> l.onEnd(lastStep));
         }

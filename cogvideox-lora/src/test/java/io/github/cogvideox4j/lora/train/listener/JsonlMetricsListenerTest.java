@@ -64,6 +64,23 @@ class JsonlMetricsListenerTest {
     }
 
     @Test
+    void recordsTheValidationVideoFiles() throws IOException {
+        Path file = tmp.resolve("out/metrics.jsonl");
+        JsonlMetricsListener l = new JsonlMetricsListener(file, CLOCK);
+        l.onStart(new TrainingStart(1, 10, tmp, "test"));
+        Path mp4 = tmp.resolve("validation/step-4/prompt-0.mp4");
+        Path png = tmp.resolve("validation/step-4/prompt-0.png");
+        l.onValidationVideos(4, List.of(mp4, png));
+        l.onEnd(4);
+
+        JsonNode n = new ObjectMapper().readTree(Files.readAllLines(file).get(0));
+        assertThat(n.get("type").asText()).isEqualTo("validation_videos");
+        assertThat(n.get("step").asLong()).isEqualTo(4);
+        assertThat(n.get("files").get(0).asText()).isEqualTo(mp4.toString());
+        assertThat(n.get("files").get(1).asText()).isEqualTo(png.toString());
+    }
+
+    @Test
     void resumeDropsTheStepsAfterTheCheckpointAndATornLine() throws IOException {
         Path file = tmp.resolve("metrics.jsonl");
         JsonlMetricsListener first = new JsonlMetricsListener(file, CLOCK);

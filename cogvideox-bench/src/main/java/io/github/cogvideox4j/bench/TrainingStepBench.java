@@ -411,26 +411,8 @@ public final class TrainingStepBench {
                 fp32Total, bf16Total);
     }
 
-    /** Best FLOP rate of an fp32 [m, k] x [k, n] matMul over {@code reps} runs after one warm-up. */
     private static double gemmRate(long m, long k, long n, int reps) {
-        try (NDManager g = NDManager.newBaseManager()) {
-            NDArray a = g.randomNormal(new Shape(m, k));
-            NDArray b = g.randomNormal(new Shape(k, n));
-            double[] sec = new double[reps];
-            for (int i = -1; i < reps; i++) {
-                try (NDManager s = g.newSubManager()) {
-                    long t0 = System.nanoTime();
-                    NDArray c = a.matMul(b);
-                    c.attach(s);
-                    double e = (System.nanoTime() - t0) / 1e9;
-                    if (i >= 0) {
-                        sec[i] = e;
-                    }
-                }
-            }
-            Arrays.sort(sec);
-            return 2.0 * m * k * n / sec[0];
-        }
+        return GemmReference.rate(m, k, n, reps);
     }
 
     private static String option(String[] args, String name, String defaultValue) {

@@ -12,7 +12,6 @@ import io.github.cogvideox4j.core.vae.VaeConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -191,42 +190,11 @@ public final class VaeBench {
         }
     }
 
-    /** Best FLOP rate of an fp32 [n, n] x [n, n] matMul over {@code reps} runs after one warm-up. */
     private static double gemmRate(long n, int reps) {
-        try (NDManager g = NDManager.newBaseManager()) {
-            NDArray a = g.randomNormal(new Shape(n, n));
-            NDArray b = g.randomNormal(new Shape(n, n));
-            double[] sec = new double[reps];
-            for (int i = -1; i < reps; i++) {
-                try (NDManager s = g.newSubManager()) {
-                    long t0 = System.nanoTime();
-                    NDArray c = a.matMul(b);
-                    c.attach(s);
-                    double e = (System.nanoTime() - t0) / 1e9;
-                    if (i >= 0) {
-                        sec[i] = e;
-                    }
-                }
-            }
-            Arrays.sort(sec);
-            return 2.0 * n * n * n / sec[0];
-        }
+        return GemmReference.rate(n, n, n, reps);
     }
 
     private static String option(String[] args, String name, String defaultValue) {
-        for (String a : args) {
-            String key = a.startsWith("--") && a.contains("=") ? a.substring(2, a.indexOf('=')) : a;
-            if (!OPTIONS.contains(key)) {
-                throw new IllegalArgumentException("unknown option '" + a + "'; expected --name=value with name in "
-                        + OPTIONS);
-            }
-        }
-        String prefix = "--" + name + "=";
-        for (String a : args) {
-            if (a.startsWith(prefix)) {
-                return a.substring(prefix.length());
-            }
-        }
-        return defaultValue;
+        return BenchOptions.option(args, OPTIONS, name, defaultValue);
     }
 }

@@ -11,9 +11,6 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.github.cogvideox4j.core.kernel.KernelPack;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
 
 /**
@@ -85,7 +82,7 @@ public final class AttentionMemoryBench {
             NDArray q = m.randomNormal(shape);
             NDArray k = m.randomNormal(shape);
             NDArray v = m.randomNormal(shape);
-            long base = resetPeak();
+            long base = ProcMemory.resetPeakKb();
             long t0 = System.nanoTime();
             NDList outs = new NDList();
             for (int h = 0; h < heads; h += chunk) {
@@ -103,7 +100,7 @@ public final class AttentionMemoryBench {
                 }
             }
             double ms = (System.nanoTime() - t0) / 1e6;
-            long peak = peakKb();
+            long peak = ProcMemory.peakKb();
             report("forward", heads, tokens, ms, base, peak, 1);
             outs.close();
         }
@@ -119,7 +116,7 @@ public final class AttentionMemoryBench {
             q.setRequiresGradient(true);
             k.setRequiresGradient(true);
             v.setRequiresGradient(true);
-            long base = resetPeak();
+            long base = ProcMemory.resetPeakKb();
             long t0 = System.nanoTime();
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray out = pack.scaledDotProductAttention(q, k, v);
@@ -127,7 +124,7 @@ public final class AttentionMemoryBench {
                 out.close();
             }
             double ms = (System.nanoTime() - t0) / 1e6;
-            long peak = peakKb();
+            long peak = ProcMemory.peakKb();
             report("fwd+bwd", heads, tokens, ms, base, peak, 4); // out, dq, dk, dv
         }
     }
@@ -139,26 +136,6 @@ public final class AttentionMemoryBench {
                 "%-8s H=%-2d S=%d d=%d: %.0f ms; peak extra RSS %.1f MB (includes %d result array(s) of %.1f MB);"
                         + " naive attention's score tensor alone: %.1f MB%n",
                 what, heads, tokens, HEAD_DIM, ms, (peakKb - baseKb) / 1024.0, arrays, tensorMb, naiveScoresMb);
-    }
-
-    /** Resets VmHWM to the current RSS and returns that RSS in kB. */
-    private static long resetPeak() throws IOException {
-        System.gc();
-        Files.writeString(Path.of("/proc/self/clear_refs"), "5", StandardCharsets.US_ASCII);
-        return statusKb("VmRSS:");
-    }
-
-    private static long peakKb() throws IOException {
-        return statusKb("VmHWM:");
-    }
-
-    private static long statusKb(String key) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"), StandardCharsets.US_ASCII)) {
-            if (line.startsWith(key)) {
-                return Long.parseLong(line.substring(key.length()).replace("kB", "").trim());
-            }
-        }
-        throw new IOException("/proc/self/status has no " + key + " line");
     }
 
     private static final java.util.Set<String> OPTIONS =

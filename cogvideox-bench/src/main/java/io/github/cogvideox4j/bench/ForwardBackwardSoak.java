@@ -12,8 +12,6 @@ import io.github.cogvideox4j.core.config.CogVideoXVariant;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.model.TransformerInput;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * Native-memory soak of the transformer's training-style step: forward + backward of a tiny model of a release
@@ -67,7 +65,7 @@ public final class ForwardBackwardSoak {
                     System.gc();
                 }
                 if (step % report == 0) {
-                    long rss = rssKb();
+                    long rss = ProcMemory.rssKb();
                     if (step == report) {
                         rss0 = rss;
                     }
@@ -76,18 +74,10 @@ public final class ForwardBackwardSoak {
                             (System.nanoTime() - t0) / 1e6 / Math.max(1, step));
                 }
             }
-            long rssEnd = rssKb();
+            long rssEnd = ProcMemory.rssKb();
             System.out.printf("RSS growth from step %d to %d: %.1f MB (%.2f KB/step)%n", report, steps,
                     (rssEnd - rss0) / 1024.0, (rssEnd - rss0) / (double) Math.max(1, steps - report));
         }
     }
 
-    static long rssKb() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D", ""));
-            }
-        }
-        return -1;
-    }
 }

@@ -1,15 +1,11 @@
 package io.github.cogvideox4j.data.media;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.common.base.Preconditions;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import javax.imageio.ImageIO;
 
 /**
@@ -36,13 +32,8 @@ public final class ContactSheet {
      */
     public static Path write(Path png, NDArray video, int columns) throws IOException {
         Preconditions.checkNotNull(png, "png");
-        Preconditions.checkNotNull(video, "video");
         Preconditions.checkArgument(columns >= 1, "columns must be >= 1, got %s", columns);
-        Shape s = video.getShape();
-        Preconditions.checkArgument(s.dimension() == 4 && s.get(1) == 3 && s.get(0) >= 1,
-                "video must be [F, 3, H, W], got %s", s);
-        Preconditions.checkArgument(video.getDataType() == DataType.FLOAT32, "video must be FLOAT32, got %s",
-                video.getDataType());
+        Shape s = MediaFiles.checkVideo(video);
         int frames = Math.toIntExact(s.get(0));
         int height = Math.toIntExact(s.get(2));
         int width = Math.toIntExact(s.get(3));
@@ -63,20 +54,10 @@ public final class ContactSheet {
                 }
             }
         }
-        Path dir = png.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, "." + png.getFileName() + ".", ".tmp");
-        try {
+        return MediaFiles.writeAtomically(png, tmp -> {
             if (!ImageIO.write(img, "png", tmp.toFile())) {
                 throw new IOException(png + ": no ImageIO PNG writer");
             }
-            try {
-                Files.move(tmp, png, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, png, StandardCopyOption.REPLACE_EXISTING);
-            }
-            return png;
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
     }
 }

@@ -38,15 +38,11 @@ import static org.bytedeco.ffmpeg.global.swscale.sws_getContext;
 import static org.bytedeco.ffmpeg.global.swscale.sws_scale;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.common.base.Preconditions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import org.bytedeco.ffmpeg.avcodec.AVCodec;
 import org.bytedeco.ffmpeg.avcodec.AVCodecContext;
 import org.bytedeco.ffmpeg.avcodec.AVPacket;
@@ -96,32 +92,15 @@ public final class VideoWriter {
      */
     public static Path write(Path mp4, NDArray video, int fps) throws IOException {
         Preconditions.checkNotNull(mp4, "mp4");
-        Preconditions.checkNotNull(video, "video");
         Preconditions.checkArgument(fps >= 1, "fps must be >= 1, got %s", fps);
-        Shape s = video.getShape();
-        Preconditions.checkArgument(s.dimension() == 4 && s.get(1) == 3 && s.get(0) >= 1,
-                "video must be [F, 3, H, W], got %s", s);
-        Preconditions.checkArgument(video.getDataType() == DataType.FLOAT32, "video must be FLOAT32, got %s",
-                video.getDataType());
+        Shape s = MediaFiles.checkVideo(video);
         int frames = Math.toIntExact(s.get(0));
         int height = Math.toIntExact(s.get(2));
         int width = Math.toIntExact(s.get(3));
         Preconditions.checkArgument(height % 2 == 0 && width % 2 == 0,
                 "yuv420p needs even height and width, got %sx%s", height, width);
         float[] pixels = video.toFloatArray();
-        Path dir = mp4.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, "." + mp4.getFileName() + ".", ".tmp");
-        try {
-            encode(tmp, mp4, pixels, frames, height, width, fps);
-            try {
-                Files.move(tmp, mp4, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, mp4, StandardCopyOption.REPLACE_EXISTING);
-            }
-            return mp4;
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        return MediaFiles.writeAtomically(mp4, tmp -> encode(tmp, mp4, pixels, frames, height, width, fps));
     }
 
     /** Packs frame {@code k} of a [F, 3, H, W] float array into RGB24 bytes. */

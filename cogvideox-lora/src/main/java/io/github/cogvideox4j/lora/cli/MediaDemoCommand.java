@@ -25,7 +25,6 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -63,7 +62,7 @@ final class MediaDemoCommand implements Callable<Integer> {
             out.println("demo-media needs a tiny Diffusers pipeline folder; none at " + pipelineDir + " (pass --model)");
             return 2;
         }
-        deleteRecursively(output);
+        TrainCommand.deleteRecursively(output);
         Path data = output.resolve("data");
         Path cache = output.resolve("cache");
         long t0 = System.nanoTime();
@@ -154,13 +153,4 @@ final class MediaDemoCommand implements Callable<Integer> {
         Files.write(dir.resolve("videos.txt"), videos);
     }
 
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (Files.exists(dir)) {
-            try (var walk = Files.walk(dir)) {
-                for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.delete(p);
-                }
-            }
-        }
-    }
 }

@@ -91,7 +91,7 @@ final class TrainCommand implements Callable<Integer> {
         Path output = cfg.outputDir();
         Files.createDirectories(output);
         if (fresh) {
-            deleteCheckpoints(output.resolve("checkpoints"));
+            deleteRecursively(output.resolve("checkpoints"));
         }
         Engine.getInstance().setRandomSeed((int) cfg.seed());
         try (NDManager manager = NDManager.newBaseManager();
@@ -276,7 +276,8 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private static void deleteCheckpoints(Path dir) throws java.io.IOException {
+    /** Deletes a folder and everything in it, if it exists. */
+    static void deleteRecursively(Path dir) throws java.io.IOException {
         if (Files.isDirectory(dir)) {
             try (var walk = Files.walk(dir)) {
                 for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {

@@ -59,12 +59,7 @@ final class GlooLibrary {
             throw new ProcessGroupException("the Gloo shim is built for linux-x86_64 only; this JVM runs on " + os
                     + "/" + arch + ". Run several processes on Linux x86-64, or train in one process.", -1, null);
         }
-        URL url = GlooLibrary.class.getClassLoader().getResource(RESOURCE);
-        if (url == null) {
-            throw new ProcessGroupException("the Gloo shim " + RESOURCE + " is not on the class path: cogvideox-core "
-                    + "was built without the Gloo headers (/usr/include/gloo/allreduce.h). Install them with "
-                    + "`apt-get install libgloo-dev` and rebuild (bin/test does both).", -1, null);
-        }
+        URL url = locate(GlooLibrary.class.getClassLoader());
         Path file = "file".equals(url.getProtocol()) ? fileOf(url) : extract(url);
         try {
             System.load(file.toString());
@@ -76,6 +71,21 @@ final class GlooLibrary {
                     : "the Gloo shim " + file + " cannot be loaded";
             throw new ProcessGroupException(hint + ": " + m, -1, e);
         }
+    }
+
+    /**
+     * @param loader where to look
+     * @return the shim's resource
+     * @throws ProcessGroupException saying how to build it when it is missing
+     */
+    static URL locate(ClassLoader loader) {
+        URL url = loader.getResource(RESOURCE);
+        if (url == null) {
+            throw new ProcessGroupException("the Gloo shim " + RESOURCE + " is not on the class path: cogvideox-core "
+                    + "was built without the Gloo headers (/usr/include/gloo/allreduce.h). Install them with "
+                    + "`apt-get install libgloo-dev` and rebuild (bin/test does both).", -1, null);
+        }
+        return url;
     }
 
     private static Path fileOf(URL url) {

@@ -152,7 +152,7 @@ public final class GlooProcessGroup implements ProcessGroup {
             }
             ByteBuffer v = views[i];
             int dtype = a.getDataType() == DataType.FLOAT64 ? GlooNative.FLOAT64 : GlooNative.FLOAT32;
-            run("allReduce", op + " of " + a.size() + " " + a.getDataType() + " elements (array " + i + ")",
+            run("allReduce", op + " of " + a.size() + " " + a.getDataType().name() + " elements (array " + i + ")",
                     h -> GlooNative.allReduce(h, v, a.size(), dtype, op == ReduceOp.AVERAGE));
         }
     }
@@ -188,8 +188,8 @@ public final class GlooProcessGroup implements ProcessGroup {
                 continue;
             }
             ByteBuffer v = views[i];
-            run("broadcast", "from rank " + root + ", " + a.size() + " " + a.getDataType() + " elements (array " + i
-                    + ")", h -> GlooNative.broadcast(h, v, v.capacity(), root));
+            run("broadcast", "from rank " + root + ", " + a.size() + " " + a.getDataType().name()
+                    + " elements (array " + i + ")", h -> GlooNative.broadcast(h, v, v.capacity(), root));
         }
     }
 
@@ -351,7 +351,7 @@ public final class GlooProcessGroup implements ProcessGroup {
         DataType type = a.getDataType();
         boolean ok = type == DataType.FLOAT32 || (allowFloat64 && type == DataType.FLOAT64);
         Preconditions.checkArgument(ok, "%s: %s has dtype %s; Gloo collectives take FLOAT32%s arrays (convert "
-                + "first, e.g. toType(FLOAT32, false))", op, name, type, allowFloat64 ? " or FLOAT64" : "");
+                + "first, e.g. toType(FLOAT32, false))", op, name, type.name(), allowFloat64 ? " or FLOAT64" : "");
         Preconditions.checkArgument(!a.isReleased(), "%s: %s is closed", op, name);
         Preconditions.checkArgument(a instanceof PtNDArray, "%s: %s is a %s; the Gloo group takes PyTorch engine "
                 + "arrays", op, name, a.getClass().getSimpleName());

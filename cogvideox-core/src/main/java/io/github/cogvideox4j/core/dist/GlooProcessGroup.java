@@ -48,8 +48,10 @@ import org.slf4j.LoggerFactory;
  * connection closed) while rank 0 ran allReduce ...".
  *
  * <p><b>Thread safety.</b> Collectives are serialised by a lock (call them from one thread; their order must be the
- * same on every rank). {@link #close()} may be called from any thread: it closes the sockets, which makes a blocked
- * call fail, waits for that call to end (at most the timeout) and frees the native context.
+ * same on every rank). {@link #close()} may be called from any thread. When a call is blocked in this process, close
+ * closes the sockets at once (so the peers' pending calls fail at once), then waits for the blocked call, which
+ * fails when its timeout passes (Gloo 0.5's TCP transport does not wake a local wait when its own sockets close), and
+ * then frees the native context.
  *
  * <p><b>Ownership.</b> The group owns its native context and sockets; it does not own the store (the caller closes
  * it after the group).
@@ -228,7 +230,8 @@ public final class GlooProcessGroup implements ProcessGroup {
 
     /**
      * Frees the native context and closes the sockets; idempotent. From another thread while a call is blocked:
-     * closes the sockets first (the call then fails), waits for the call to end (at most the timeout), then frees.
+     * closes the sockets first (the peers then fail at once), waits for the blocked call to fail (at most the
+     * timeout), then frees.
      */
     @Override
     public void close() {
@@ -293,8 +296,11 @@ public final class GlooProcessGroup implements ProcessGroup {
                 call.run(handle);
             } catch (GlooNativeException | ProcessGroupException e) {
                 closeConnectionsQuietly(handle); // the peers fail now instead of at their timeout
-                OptionalInt lost = lostRankOf(store, e);
-                String what = lost.isPresent()
+                OptionalInt lost = closed ? OptionalInt.empty() : lostRankOf(store, e);
+                String what = closed
+                        ? "rank " + rank() + " of " + worldSize() + ": the group was closed by another thread while "
+                                + "this rank ran " + op + " (call " + index + ", " + detail + ")"
+                        : lost.isPresent()
                         ? "rank " + lost.getAsInt() + " of " + worldSize() + " was lost (its process exited or its "
                                 + "connection closed) while rank " + rank() + " ran " + op + " (call " + index + ", "
                                 + detail + ")"

@@ -23,7 +23,8 @@ import java.util.Arrays;
  *
  * <p>Scenarios: {@code collectives} (every collective on {@link DistData}'s inputs); {@code kill} (rank
  * {@code VICTIM} stops after three all-reduces and waits to be killed; the others enter a fourth and report how it
- * failed); {@code stuck} (rank 1 never enters the barrier that the others wait in).
+ * failed); {@code stuck} (rank 1 never enters the barrier that the others wait in); {@code closeWhileBlocked}
+ * (rank 0 closes its group from another thread while it waits in a barrier that rank 1 never enters).
  */
 public final class DistWorker {
     private DistWorker() {}
@@ -45,6 +46,7 @@ public final class DistWorker {
                     case "collectives" -> collectives(group, manager, Path.of(System.getenv("OUT_DIR")));
                     case "kill" -> kill(group, manager, Integer.parseInt(System.getenv("VICTIM")));
                     case "stuck" -> stuck(group);
+                    case "closeWhileBlocked" -> closeWhileBlocked(group);
                     default -> throw new IllegalArgumentException("unknown scenario " + args[0]);
                 }
             }
@@ -173,6 +175,27 @@ public final class DistWorker {
             System.out.println("RESULT failure=" + e.getMessage().replace('\n', ' '));
             System.out.println("RESULT lostRank=" + e.lostRank());
         }
+    }
+
+    private static void closeWhileBlocked(GlooProcessGroup g) throws InterruptedException {
+        if (g.rank() == 1) {
+            sleep(3000); // never enters the barrier
+            return;
+        }
+        Thread closer = new Thread(() -> {
+            sleep(1000);
+            g.close();
+        });
+        closer.start();
+        long t0 = System.nanoTime();
+        try {
+            g.barrier();
+            System.out.println("RESULT failure=none");
+        } catch (ProcessGroupException e) {
+            System.out.println("RESULT failureMs=" + (System.nanoTime() - t0) / 1_000_000);
+            System.out.println("RESULT failure=" + e.getMessage().replace('\n', ' '));
+        }
+        closer.join();
     }
 
     private static ByteBuffer doubles(double[] values) {

@@ -272,6 +272,21 @@ class GlooProcessGroupTest {
         }
     }
 
+    @Test
+    void closingTheGroupFromAnotherThreadEndsABlockedCallWithinTheTimeout() {
+        Path store = tmp.resolve("close");
+        try (Ranks ranks = Ranks.start(DistWorker.class, 2, Map.of("STORE_DIR", store.toString(), "TIMEOUT_MS",
+                Long.toString(TIMEOUT.toMillis())), List.of("closeWhileBlocked"))) {
+            List<Ranks.Outcome> outcomes = ranks.await(DEADLINE);
+            Map<String, String> res = Ranks.keyValues(outcomes.get(0).output(), "RESULT ");
+            String all = Ranks.describe(outcomes);
+            assertThat(outcomes).as(all).allSatisfy(o -> assertThat(o.exitCode()).isZero());
+            assertThat(res.get("failure")).as(all).contains("rank 0 of 2: the group was closed by another thread "
+                    + "while this rank ran barrier");
+            assertThat(Long.parseLong(res.get("failureMs"))).as(all).isLessThan(TIMEOUT.toMillis() + 3000);
+        }
+    }
+
     // ---- the shared collective run of each world size ----
 
     private static final Map<Integer, List<Ranks.Outcome>> OUTCOMES = new ConcurrentHashMap<>();

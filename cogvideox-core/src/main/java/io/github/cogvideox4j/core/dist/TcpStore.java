@@ -320,7 +320,7 @@ public final class TcpStore implements RendezvousStore {
             ServerSocket socket = null;
             try {
                 socket = new ServerSocket();
-                socket.setReuseAddress(false);
+                socket.setReuseAddress(true);   // a rerun may bind while the last run's port sits in TIME_WAIT; a listener still refuses
                 socket.bind(new InetSocketAddress(InetAddress.getByName(env.masterAddr()), env.masterPort()),
                         Math.max(64, env.worldSize() * 2));
             } catch (BindException e) {

@@ -86,6 +86,7 @@ final class PrepareCommand implements Callable<Integer> {
     /** The probe store of the cache folder (rank 0 of a distributed run is its only writer). */
     static final String PROBE_STORE = "probe.jsonl";
     private static final Pattern JOURNAL_NAME = Pattern.compile("probe\\.rank-\\d+\\.jsonl");
+    private static final Pattern REPORT_NAME = Pattern.compile("\\.prepare-report\\.rank-\\d+\\.json(\\.tmp)?");
 
     @Spec
     private CommandSpec spec;
@@ -162,11 +163,13 @@ final class PrepareCommand implements Callable<Integer> {
                         fingerprint(entries, models)))) {
             int rank = group.rank();
             int world = group.worldSize();
-            // rank 0 tidies the folder while no rank writes: temporary files and probe journals of an interrupted run
+            // rank 0 tidies the folder while no rank writes: what an interrupted run left (temporary files, probe
+            // journals, report parts)
             int staleTemps = 0;
             if (rank == 0) {
                 staleTemps = removeStaleTemps(root);
                 mergeProbeJournals(root);
+                removeShardReports(root);
             }
             group.barrier();
             ShardReport shard;
@@ -369,6 +372,17 @@ final class PrepareCommand implements Callable<Integer> {
         }
         for (Path j : journals) {
             ProbeCache.mergeJournal(root.resolve(PROBE_STORE), j);
+        }
+    }
+
+    private static void removeShardReports(Path root) throws IOException {
+        if (!Files.isDirectory(root)) {
+            return;
+        }
+        try (Stream<Path> files = Files.list(root)) {
+            for (Path f : files.filter(p -> REPORT_NAME.matcher(p.getFileName().toString()).matches()).toList()) {
+                Files.deleteIfExists(f);
+            }
         }
     }
 

@@ -8,6 +8,8 @@ import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.data.cache.CacheKey;
 import io.github.cogvideox4j.data.cache.CachedSample;
 import io.github.cogvideox4j.data.cache.LatentCache;
+import io.github.cogvideox4j.data.manifest.MediaType;
+import io.github.cogvideox4j.data.media.MediaInfo;
 import io.github.cogvideox4j.data.media.ProbeCache;
 import io.github.cogvideox4j.data.media.TestVideos;
 import java.io.IOException;
@@ -380,5 +382,29 @@ class PrepareCommandTest {
         Files.writeString(data.resolve("prompts.txt"), Files.readString(data.resolve("prompts.txt"))
                 .replace("clip number 1", "clip number one"));
         assertThat(fingerprintOf(data)).isNotEqualTo(base);
+    }
+
+    @Test
+    void whatAnInterruptedRunOfRanksLeftIsFoldedInOrRemovedByTheNextRun() throws Exception {
+        Path data = dataset(1);
+        Path cache = Files.createDirectories(tmp.resolve("cache"));
+        Path elsewhere = Files.write(tmp.resolve("other.mp4"), new byte[7]);
+        try (ProbeCache journal = ProbeCache.openWithJournal(cache.resolve(PrepareCommand.PROBE_STORE),
+                cache.resolve("probe.rank-3.jsonl"), f -> new MediaInfo(MediaType.VIDEO, 9, 8, 32, 48))) {
+            journal.probe(elsewhere);
+        }
+        Files.writeString(cache.resolve(".prepare-report.rank-3.json"), "{\"rank\": 3");
+
+        run(data, cache);
+
+        try (Stream<Path> s = Files.list(cache)) {
+            assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".") || n.contains("rank-")))
+                    .isEmpty();
+        }
+        try (ProbeCache probes = ProbeCache.open(cache.resolve(PrepareCommand.PROBE_STORE), f -> {
+            throw new AssertionError("probed " + f);
+        })) {
+            assertThat(probes.probe(elsewhere).frames()).as("the journal's probe was kept").isEqualTo(9);
+        }
     }
 }

@@ -51,6 +51,11 @@ class PrepareCommandTest {
 
     /** {@code good} distinct landscape/portrait clips, one 5-frame clip (no bucket) and one broken file. */
     private Path dataset(int good) throws IOException {
+        return dataset(tmp, good);
+    }
+
+    /** In {@code tmp/data}: {@code good} distinct clips, one 5-frame clip (no bucket) and one broken file. */
+    static Path dataset(Path tmp, int good) throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("data/videos"));
         List<String> prompts = new ArrayList<>();
         List<String> videos = new ArrayList<>();
@@ -76,7 +81,7 @@ class PrepareCommandTest {
         return tmp.resolve("data");
     }
 
-    private List<String> args(Path data, Path cache) {
+    static List<String> args(Path data, Path cache) {
         return List.of("prepare", "--data", data.toString(), "--model", pipeline().toString(), "--cache",
                 cache.toString(), "--buckets", BUCKETS);
     }
@@ -260,7 +265,7 @@ class PrepareCommandTest {
     }
 
     /** Every file of a cache folder (relative path to bytes). */
-    private static Map<String, byte[]> entryBytes(Path cache) throws IOException {
+    static Map<String, byte[]> entryBytes(Path cache) throws IOException {
         Map<String, byte[]> files = new TreeMap<>();
         for (Path p : entryTimes(cache).keySet()) {
             files.put(cache.relativize(p).toString(), Files.readAllBytes(p));

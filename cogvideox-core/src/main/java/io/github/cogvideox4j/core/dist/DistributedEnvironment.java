@@ -59,11 +59,9 @@ public record DistributedEnvironment(int rank, int worldSize, int localRank, int
         }
         Preconditions.checkArgument(env.containsKey("RANK"), "WORLD_SIZE=%s is set but RANK is not", world);
         int rank = intOf(env, "RANK", 0);
+        int localRank = intOf(env, "LOCAL_RANK", 0);
+        // torchrun-style launchers set both; with LOCAL_RANK alone, the machine may hold every rank
         int localWorld = intOf(env, "LOCAL_WORLD_SIZE", env.containsKey("LOCAL_RANK") ? world : 1);
-        int localRank = intOf(env, "LOCAL_RANK", env.containsKey("LOCAL_WORLD_SIZE") ? 0 : 0);
-        if (!env.containsKey("LOCAL_RANK") && !env.containsKey("LOCAL_WORLD_SIZE")) {
-            localWorld = 1;
-        }
         String addr = env.getOrDefault("MASTER_ADDR", "127.0.0.1");
         int port = intOf(env, "MASTER_PORT", DEFAULT_PORT);
         return new DistributedEnvironment(rank, world, localRank, localWorld, addr, port);

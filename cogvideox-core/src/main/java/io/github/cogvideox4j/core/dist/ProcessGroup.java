@@ -1,6 +1,8 @@
 package io.github.cogvideox4j.core.dist;
 
 import ai.djl.ndarray.NDArray;
+import com.google.common.base.Preconditions;
+import java.time.Duration;
 
 /**
  * A fixed group of {@link #worldSize()} processes ("ranks") that run collectives together: the one seam between the
@@ -104,5 +106,96 @@ public interface ProcessGroup extends AutoCloseable {
     /** @return the group of one process: every collective is a no-op (average divides by 1), no native code */
     static ProcessGroup single() {
         return SingleProcessGroup.INSTANCE;
+    }
+
+    /**
+     * The group this process belongs to, from the torchrun-style variables ({@link DistributedEnvironment}), with the
+     * default options (a 30-minute timeout, no fingerprint check).
+     *
+     * @return {@link #single()} when {@code WORLD_SIZE} is unset or 1; else the connected Gloo group
+     * @throws ProcessGroupException if the rendezvous or the engine fails (see {@link #fromEnvironment(Options)})
+     */
+    static ProcessGroup fromEnvironment() {
+        return fromEnvironment(Options.builder().build());
+    }
+
+    /**
+     * The group this process belongs to, from the torchrun-style variables ({@link DistributedEnvironment}). Rank 0
+     * serves the rendezvous store on {@code MASTER_ADDR:MASTER_PORT}; every rank joins it, the ranks check that they
+     * agree on the world size and the fingerprint, and the engine (Gloo over TCP) connects every pair of ranks.
+     *
+     * @param options the timeout and the fingerprint every rank must share
+     * @return {@link #single()} when {@code WORLD_SIZE} is unset or 1; else the connected group (the caller closes it)
+     * @throws IllegalArgumentException if a variable is missing, not a number or out of range (naming it)
+     * @throws ProcessGroupException if the port is in use, a rank does not join in time, the ranks disagree, or the
+     *     engine (the native shim and {@code libgloo}) is not available
+     */
+    static ProcessGroup fromEnvironment(Options options) {
+        return ProcessGroups.connect(DistributedEnvironment.fromSystem(), options);
+    }
+
+    /**
+     * How a group is formed. Immutable.
+     */
+    final class Options {
+        /** The default timeout of the rendezvous and of every collective: generous, as torch's 30 minutes. */
+        public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(30);
+
+        private final Duration timeout;
+        private final String fingerprint;
+
+        private Options(Builder b) {
+            this.timeout = b.timeout;
+            this.fingerprint = b.fingerprint;
+        }
+
+        /** @return a builder with the defaults */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** @return how long the rendezvous and every collective may take before the group fails */
+        public Duration timeout() {
+            return timeout;
+        }
+
+        /** @return the digest every rank must present (empty: not checked) */
+        public String fingerprint() {
+            return fingerprint;
+        }
+
+        /** Builds {@link Options}. */
+        public static final class Builder {
+            private Duration timeout = DEFAULT_TIMEOUT;
+            private String fingerprint = "";
+
+            private Builder() {}
+
+            /**
+             * @param value the timeout of the rendezvous and of every collective (positive)
+             * @return this builder
+             */
+            public Builder timeout(Duration value) {
+                Preconditions.checkArgument(value != null && !value.isNegative() && !value.isZero(),
+                        "timeout must be positive, got %s", value);
+                this.timeout = value;
+                return this;
+            }
+
+            /**
+             * @param value a digest of what must be equal on every rank, e.g. the resolved training config; ranks
+             *     that present another fail at the rendezvous
+             * @return this builder
+             */
+            public Builder fingerprint(String value) {
+                this.fingerprint = Preconditions.checkNotNull(value, "fingerprint");
+                return this;
+            }
+
+            /** @return the options */
+            public Options build() {
+                return new Options(this);
+            }
+        }
     }
 }

@@ -85,7 +85,7 @@ public final class LatentCache {
                         }
                     }
                     LOG.warn("{}: not an entry of this cache, skipped", file);
-                } catch (CogVideoXException | IllegalArgumentException | NullPointerException e) {
+                } catch (CogVideoXException | IllegalArgumentException e) {
                     LOG.warn("{}: unreadable cache entry skipped: {}", file, e.getMessage());
                 }
             }
@@ -139,11 +139,16 @@ public final class LatentCache {
             NDArray prompt = reader.read(PROMPT_EMBEDDING, manager, DataType.FLOAT32);
             Optional<NDArray> image = reader.contains(IMAGE_MOMENTS)
                     ? Optional.of(reader.read(IMAGE_MOMENTS, manager, DataType.FLOAT32)) : Optional.empty();
-            float scaling = Float.parseFloat(meta.get("scaling_factor"));
+            String scalingText = meta.get("scaling_factor");
+            if (scalingText == null) {
+                LOG.warn("{}: cache entry has no scaling_factor in its metadata, treated as a miss", file);
+                return Optional.empty();
+            }
+            float scaling = Float.parseFloat(scalingText);
             OptionalDouble sigma = meta.containsKey("image_noise_sigma")
                     ? OptionalDouble.of(Double.parseDouble(meta.get("image_noise_sigma"))) : OptionalDouble.empty();
             return Optional.of(new CachedSample(video, prompt, image, scaling, sigma));
-        } catch (CogVideoXException | IllegalArgumentException | NullPointerException e) {
+        } catch (CogVideoXException | IllegalArgumentException e) {
             LOG.warn("{}: unreadable cache entry treated as a miss: {}", file, e.getMessage());
             return Optional.empty();
         }

@@ -8,6 +8,8 @@ import io.github.cogvideox4j.data.manifest.MediaType;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -29,6 +31,10 @@ import org.slf4j.LoggerFactory;
  * file's absolute path, size and modification time (nanoseconds where the file system has them) are unchanged;
  * otherwise the file is probed (or hashed) again. Note that a rewrite that keeps both size and modification time
  * (e.g. {@code touch -r}) is not detected; hash with {@link ContentHash#sha256(Path)} directly where that matters.
+ *
+ * <p>Several processes at once (the ranks of a distributed {@code prepare}): each opens the shared store with
+ * {@link #openWithJournal} and appends only to its own journal; one process folds the journals in afterwards with
+ * {@link #mergeJournal}. The JSON-lines file is never appended to by two processes.
  *
  * <p>Thread safety: safe for concurrent use; two threads may probe the same new file at once (both results are
  * equal, the last one written wins).
@@ -61,20 +67,76 @@ public final class ProbeCache implements MediaProber, AutoCloseable {
      * @throws IOException if the file cannot be read or opened for appending
      */
     public static ProbeCache open(Path store, MediaProber delegate) throws IOException {
-        Objects.requireNonNull(delegate, "delegate");
         Path abs = store.toAbsolutePath();
-        Files.createDirectories(abs.getParent());
-        ProbeCache cache;
-        if (Files.exists(abs)) {
-            List<String> lines = Files.readAllLines(abs, StandardCharsets.UTF_8);
-            cache = new ProbeCache(abs, delegate, appender(abs));
-            for (int i = 0; i < lines.size(); i++) {
-                cache.load(lines.get(i), i + 1);
+        return open(List.of(abs), abs, delegate);
+    }
+
+    /**
+     * Opens a probe cache that reads a shared store but appends only to its own journal: one process of several
+     * that probe into the same folder at once (one rank of a distributed {@code prepare}) never writes the file the
+     * others read. The store and then the journal (the results of an earlier run of this process) are read here,
+     * once; later lines of the store are not seen. Fold the journal into the store with {@link #mergeJournal} when
+     * no process writes either.
+     *
+     * @param store the shared JSON-lines file (read only; need not exist)
+     * @param journal this process's JSON-lines file; its folder is created if needed
+     * @param delegate the prober used on cache misses
+     * @return the cache; close it to close the journal
+     * @throws IOException if a file cannot be read or the journal cannot be opened for appending
+     */
+    public static ProbeCache openWithJournal(Path store, Path journal, MediaProber delegate) throws IOException {
+        Path abs = journal.toAbsolutePath();
+        return open(List.of(store.toAbsolutePath(), abs), abs, delegate);
+    }
+
+    /**
+     * Appends the complete lines of a journal ({@link #openWithJournal}) to the store and deletes the journal. Call
+     * it only while no probe cache has either file open. A torn last line of the journal (its process was killed
+     * mid-write) is dropped, and a torn last line of the store is ended first, so no line of the journal is joined
+     * to it.
+     *
+     * @param store the shared JSON-lines file (created if missing)
+     * @param journal the journal (nothing happens if it does not exist)
+     * @return the number of lines appended
+     * @throws IOException if a file cannot be read or written
+     */
+    public static int mergeJournal(Path store, Path journal) throws IOException {
+        if (!Files.exists(journal)) {
+            return 0;
+        }
+        String text = Files.readString(journal, StandardCharsets.UTF_8);
+        String complete = text.substring(0, text.lastIndexOf('\n') + 1);
+        if (!complete.isEmpty()) {
+            Files.createDirectories(store.toAbsolutePath().getParent());
+            boolean endsLine = !Files.exists(store) || Files.size(store) == 0 || lastByte(store) == '\n';
+            Files.writeString(store, endsLine ? complete : "\n" + complete, StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+        }
+        Files.delete(journal);
+        return (int) complete.chars().filter(c -> c == '\n').count();
+    }
+
+    private static ProbeCache open(List<Path> readFrom, Path appendTo, MediaProber delegate) throws IOException {
+        Objects.requireNonNull(delegate, "delegate");
+        Files.createDirectories(appendTo.getParent());
+        ProbeCache cache = new ProbeCache(appendTo, delegate, appender(appendTo));
+        for (Path file : readFrom) {
+            if (Files.exists(file)) {
+                List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+                for (int i = 0; i < lines.size(); i++) {
+                    cache.load(file, lines.get(i), i + 1);
+                }
             }
-        } else {
-            cache = new ProbeCache(abs, delegate, appender(abs));
         }
         return cache;
+    }
+
+    private static int lastByte(Path file) throws IOException {
+        try (SeekableByteChannel ch = Files.newByteChannel(file)) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            ch.position(ch.size() - 1).read(b);
+            return b.get(0);
+        }
     }
 
     /** {@inheritDoc} Served from the store when the file is unchanged. */
@@ -133,7 +195,7 @@ public final class ProbeCache implements MediaProber, AutoCloseable {
         return hashes.get();
     }
 
-    /** @return the JSON-lines file */
+    /** @return the JSON-lines file this cache appends to (the store, or the journal) */
     public Path store() {
         return store;
     }
@@ -177,7 +239,7 @@ public final class ProbeCache implements MediaProber, AutoCloseable {
         }
     }
 
-    private void load(String line, int lineNumber) {
+    private void load(Path file, String line, int lineNumber) {
         if (line.isBlank()) {
             return;
         }
@@ -190,7 +252,7 @@ public final class ProbeCache implements MediaProber, AutoCloseable {
             entries.put(Path.of(n.get("path").asText()), new Entry(n.get("size").asLong(), n.get("mtime_ns").asLong(),
                     info, hash));
         } catch (JsonProcessingException | RuntimeException e) {
-            LOG.warn("{}:{}: unreadable probe cache line ignored ({})", store, lineNumber, e.getMessage());
+            LOG.warn("{}:{}: unreadable probe cache line ignored ({})", file, lineNumber, e.getMessage());
         }
     }
 }

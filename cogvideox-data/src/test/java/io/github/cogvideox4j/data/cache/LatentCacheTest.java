@@ -94,6 +94,27 @@ class LatentCacheTest {
     }
 
     @Test
+    void anEntryWithoutItsScalingFactorIsAMissNotAnError() throws IOException {
+        LatentCache cache = new LatentCache(dir);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path file = cache.write(CacheKeyTest.BASE, sample(m, 1f, false));
+            java.util.Map<String, String> meta;
+            java.util.Map<String, NDArray> tensors = new java.util.LinkedHashMap<>();
+            try (SafetensorsReader r = SafetensorsReader.open(file)) {
+                meta = new java.util.LinkedHashMap<>(r.metadata());
+                for (String name : r.names()) {
+                    tensors.put(name, r.read(name, m, DataType.FLOAT32));
+                }
+            }
+            meta.remove("scaling_factor");
+            Files.delete(file);
+            io.github.cogvideox4j.core.io.SafetensorsWriter.write(file, tensors, meta);
+
+            assertThat(cache.read(CacheKeyTest.BASE, m)).isEmpty();
+        }
+    }
+
+    @Test
     void aFailedWriteLeavesThePreviousEntryAndNoTemporaryFile() throws IOException {
         LatentCache cache = new LatentCache(dir);
         try (NDManager m = NDManager.newBaseManager()) {

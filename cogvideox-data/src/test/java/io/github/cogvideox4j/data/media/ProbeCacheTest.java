@@ -82,4 +82,60 @@ class ProbeCacheTest {
             assertThat(cache.probesRun()).isZero();
         }
     }
+
+    @Test
+    void aJournalReadsTheSharedStoreButWritesOnlyToItself() throws IOException {
+        Path a = Files.write(dir.resolve("a.mp4"), new byte[10]);
+        Path b = Files.write(dir.resolve("b.mp4"), new byte[11]);
+        Path store = dir.resolve("probe.jsonl");
+        Path journal = dir.resolve("probe.rank-1.jsonl");
+        try (ProbeCache cache = ProbeCache.open(store, counting)) {
+            cache.probe(a);
+        }
+        byte[] before = Files.readAllBytes(store);
+
+        try (ProbeCache cache = ProbeCache.openWithJournal(store, journal, counting)) {
+            assertThat(cache.probe(a).frames()).isEqualTo(10);
+            assertThat(cache.probe(b).frames()).isEqualTo(11);
+            assertThat(cache.probesRun()).as("a came from the store").isEqualTo(1);
+        }
+
+        assertThat(Files.readAllBytes(store)).isEqualTo(before);
+        assertThat(Files.readAllLines(journal)).hasSize(1).allMatch(l -> l.contains("b.mp4"));
+    }
+
+    @Test
+    void mergingAJournalFoldsItsCompleteLinesIntoTheStoreAndDeletesIt() throws IOException {
+        Path a = Files.write(dir.resolve("a.mp4"), new byte[10]);
+        Path b = Files.write(dir.resolve("b.mp4"), new byte[11]);
+        Path store = dir.resolve("probe.jsonl");
+        Path journal = dir.resolve("probe.rank-1.jsonl");
+        try (ProbeCache cache = ProbeCache.open(store, counting)) {
+            cache.probe(a);
+        }
+        try (ProbeCache cache = ProbeCache.openWithJournal(store, journal, counting)) {
+            cache.probe(b);
+        }
+        Files.writeString(store, "{\"path\": \"/torn", StandardOpenOption.APPEND);
+        Files.writeString(journal, "{\"path\": \"/also-torn", StandardOpenOption.APPEND);
+
+        assertThat(ProbeCache.mergeJournal(store, journal)).isEqualTo(1);
+
+        assertThat(journal).doesNotExist();
+        calls.set(0);
+        try (ProbeCache cache = ProbeCache.open(store, counting)) {
+            assertThat(cache.probe(a).frames()).isEqualTo(10);
+            assertThat(cache.probe(b).frames()).isEqualTo(11);
+            assertThat(cache.size()).isEqualTo(2);
+        }
+        assertThat(calls).hasValue(0);
+    }
+
+    @Test
+    void mergingAMissingJournalChangesNothing() throws IOException {
+        Path store = dir.resolve("probe.jsonl");
+
+        assertThat(ProbeCache.mergeJournal(store, dir.resolve("none.jsonl"))).isZero();
+        assertThat(store).doesNotExist();
+    }
 }

@@ -5,7 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.common.base.Preconditions;
 import io.github.cogvideox4j.core.CogVideoXException;
+import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.data.Bucket;
 import io.github.cogvideox4j.data.BucketAssignment;
@@ -25,6 +27,7 @@ import io.github.cogvideox4j.data.manifest.DatasetManifest;
 import io.github.cogvideox4j.data.manifest.ManifestEntry;
 import io.github.cogvideox4j.data.manifest.ManifestProblem;
 import io.github.cogvideox4j.data.media.ClipDecoder;
+import io.github.cogvideox4j.data.media.ContentHash;
 import io.github.cogvideox4j.data.media.FfmpegMedia;
 import io.github.cogvideox4j.data.media.MediaInfo;
 import io.github.cogvideox4j.data.media.ProbeCache;
@@ -33,12 +36,17 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -58,14 +66,27 @@ import picocli.CommandLine.Spec;
  * stopped. The VAE and T5 are loaded only when the first entry needs encoding. At the end: a per-bucket table
  * (samples, encoded now, already cached), the skipped and broken files with their reasons, and timings.
  *
+ * <p>Several ranks ({@code cogvideox launch --nproc-per-node N -- prepare ...}, or any torchrun-style launcher): rank
+ * {@code r} of {@code W} encodes the entries {@code i} with {@code i mod W == r} ({@link #inShard}) into the same cache
+ * folder, so the union of the shards is what one process would write, file for file and byte for byte (an entry's
+ * randomness comes from its content, not from the order of work). Shared files have one writer: rank 0 alone removes
+ * stale temporary files at start, before a barrier; ranks other than 0 append their probes to their own journal
+ * ({@code probe.rank-<r>.jsonl}) and write their part of the report to {@code .prepare-report.rank-<r>.json}; after
+ * a last barrier rank 0 folds the journals into {@code probe.jsonl} and prints the report of the whole run. The ranks
+ * check at the rendezvous that they agree on the options, the encoders and the manifest.
+ *
  * <p>Exit code 0 when the run completes (skipped or broken files are reported, not fatal); 1 on a usage or
- * manifest error. The cache folder must have one writer at a time: leftover temporary files of an interrupted
- * write are removed at start.
+ * manifest error. The cache folder must have one run at a time (one process, or the ranks of one distributed run):
+ * leftover temporary files of an interrupted write are removed at start.
  */
 @Command(name = "prepare", mixinStandardHelpOptions = true,
         description = "Probe, bucket and encode a dataset folder into a latent cache (resumable).")
 final class PrepareCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The probe store of the cache folder (rank 0 of a distributed run is its only writer). */
+    static final String PROBE_STORE = "probe.jsonl";
+    private static final Pattern JOURNAL_NAME = Pattern.compile("probe\\.rank-\\d+\\.jsonl");
+    private static final Pattern REPORT_NAME = Pattern.compile("\\.prepare-report\\.rank-\\d+\\.json(\\.tmp)?");
 
     @Spec
     private CommandSpec spec;
@@ -108,6 +129,21 @@ final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "no progress bar")
     private boolean noProgress;
 
+    /** Forms the group of the ranks taking part (a single process unless started as one of several ranks). */
+    private final Function<ProcessGroup.Options, ProcessGroup> groups;
+
+    /** The command as the CLI runs it: the group comes from the torchrun-style variables. */
+    PrepareCommand() {
+        this(ProcessGroup::fromEnvironment);
+    }
+
+    /**
+     * @param groups forms the group from its options (tests give ranks of a group of their own)
+     */
+    PrepareCommand(Function<ProcessGroup.Options, ProcessGroup> groups) {
+        this.groups = groups;
+    }
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -118,25 +154,87 @@ final class PrepareCommand implements Callable<Integer> {
                 : PrepareOptions.textToVideo(ResizeMode.parse(resize))).withDtype(dtype).withSeed(seed);
         DatasetManifest manifest = DatasetManifest.read(data);
         LatentCache cache = new LatentCache(cacheDir);
-        int staleTemps = removeStaleTemps(cache.root());
-
-        List<String> skipped = new ArrayList<>();
-        for (ManifestProblem p : manifest.problems()) {
-            skipped.add("manifest " + p);
-        }
-        Map<String, int[]> perBucket = new TreeMap<>();
-        long encodeNanos = 0;
-        long loadNanos;
-        int encoded = 0;
-        int reused = 0;
+        Path root = cache.root();
+        List<ManifestEntry> entries = manifest.entries();
         long start = System.nanoTime();
         try (NDManager manager = NDManager.newBaseManager();
                 LazyModels models = new LazyModels(model, tiling, manager);
-                ProbeCache probes = ProbeCache.open(cache.root().resolve("probe.jsonl"), new FfmpegMedia());
-                ProgressBar bar = progressBar(manifest.entries().size())) {
+                ProcessGroup group = groups.apply(RankRuntime.groupOptions(System.getenv(),
+                        fingerprint(entries, models)))) {
+            int rank = group.rank();
+            int world = group.worldSize();
+            // rank 0 tidies the folder while no rank writes: what an interrupted run left (temporary files, probe
+            // journals, report parts)
+            int staleTemps = 0;
+            if (rank == 0) {
+                staleTemps = removeStaleTemps(root);
+                mergeProbeJournals(root);
+                removeShardReports(root);
+            }
+            group.barrier();
+            ShardReport shard;
+            Path store = root.resolve(PROBE_STORE);
+            try (ProbeCache probes = rank == 0 ? ProbeCache.open(store, new FfmpegMedia())
+                    : ProbeCache.openWithJournal(store, probeJournal(root, rank), new FfmpegMedia())) {
+                group.barrier(); // every rank has read the probe store before rank 0 appends to it
+                shard = prepareShard(rank, world, entries, bucketRule, options, cache, probes, models, manager);
+            }
+            if (world == 1) {
+                report(out, List.of(shard), manifest.problems(), staleTemps, System.nanoTime() - start);
+                return 0;
+            }
+            if (rank != 0) {
+                writeShardReport(root, shard);
+            }
+            group.barrier(); // every shard is encoded, its journal closed and its report written
+            if (rank == 0) {
+                mergeProbeJournals(root);
+                List<ShardReport> shards = new ArrayList<>(List.of(shard));
+                for (int r = 1; r < world; r++) {
+                    shards.add(readShardReport(root, r));
+                }
+                report(out, shards, manifest.problems(), staleTemps, System.nanoTime() - start);
+            }
+            return 0;
+        }
+    }
+
+    /**
+     * The entries rank {@code rank} of {@code world} encodes: every {@code world}-th entry of the manifest, starting
+     * at {@code rank}. Every rank reads the same manifest in the same order, so the shards of the ranks are disjoint
+     * and together are the manifest.
+     *
+     * @param index an entry's position in the manifest
+     * @param rank the rank, in {@code [0, world)}
+     * @param world the number of ranks
+     * @return whether the entry belongs to the rank's shard
+     */
+    static boolean inShard(int index, int rank, int world) {
+        Preconditions.checkArgument(world > 0 && rank >= 0 && rank < world, "rank %s out of [0, %s)", rank, world);
+        return index % world == rank;
+    }
+
+    /** Probes, buckets and (where not cached yet) encodes the rank's shard; returns what happened, for the report. */
+    private ShardReport prepareShard(int rank, int world, List<ManifestEntry> entries, BucketRule bucketRule,
+            PrepareOptions options, LatentCache cache, ProbeCache probes, LazyModels models, NDManager manager)
+            throws IOException {
+        Map<String, int[]> perBucket = new TreeMap<>();
+        List<NotCached> notCached = new ArrayList<>();
+        long encodeNanos = 0;
+        int encoded = 0;
+        int reused = 0;
+        int size = 0;
+        for (int i = 0; i < entries.size(); i++) {
+            size += inShard(i, rank, world) ? 1 : 0;
+        }
+        try (ProgressBar bar = rank == 0 ? progressBar(size, world) : null) {
             CachePreparer preparer = new CachePreparer(cache, probes, new ClipDecoder(new FfmpegMedia()),
                     models.vae, models.text, options);
-            for (ManifestEntry entry : manifest.entries()) {
+            for (int i = 0; i < entries.size(); i++) {
+                if (!inShard(i, rank, world)) {
+                    continue;
+                }
+                ManifestEntry entry = entries.get(i);
                 try {
                     MediaInfo info = probes.probe(entry.media());
                     BucketAssignment a = bucketRule.assign(info.frames(), info.height(), info.width());
@@ -158,21 +256,20 @@ final class PrepareCommand implements Callable<Integer> {
                         row[0]++;
                     }
                 } catch (IllegalArgumentException e) {
-                    skipped.add("skipped " + entry.media() + " (" + entry.location() + "): " + e.getMessage());
+                    notCached.add(new NotCached(i, "skipped " + entry.media() + " (" + entry.location() + "): "
+                            + e.getMessage()));
                 } catch (ModelLoadException e) {
                     throw e;
                 } catch (IOException | CogVideoXException e) {
-                    skipped.add("broken  " + entry.media() + " (" + entry.location() + "): " + e.getMessage());
+                    notCached.add(new NotCached(i, "broken  " + entry.media() + " (" + entry.location() + "): "
+                            + e.getMessage()));
                 }
                 if (bar != null) {
                     bar.step();
                 }
             }
-            loadNanos = models.loadNanos;
         }
-        report(out, perBucket, encoded, reused, skipped, staleTemps, encodeNanos, loadNanos,
-                System.nanoTime() - start);
-        return 0;
+        return new ShardReport(rank, perBucket, encoded, reused, notCached, encodeNanos, models.loadNanos);
     }
 
     private static boolean isCached(LatentCache cache, CacheKey key, NDManager manager) throws IOException {
@@ -184,16 +281,41 @@ final class PrepareCommand implements Callable<Integer> {
         }
     }
 
-    private ProgressBar progressBar(int total) {
+    private ProgressBar progressBar(int total, int world) {
         if (noProgress) {
             return null;
         }
-        return new ProgressBarBuilder().setTaskName("prepare").setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(500).showSpeed().build();
+        return new ProgressBarBuilder().setTaskName(world == 1 ? "prepare" : "prepare 1/" + world)
+                .setInitialMax(total).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).showSpeed().build();
     }
 
-    private void report(PrintWriter out, Map<String, int[]> perBucket, int encoded, int reused, List<String> skipped,
-            int staleTemps, long encodeNanos, long loadNanos, long totalNanos) {
+    /** The report of the whole run: every rank's shard, the manifest's problems first, then entries in order. */
+    private void report(PrintWriter out, List<ShardReport> shards, List<ManifestProblem> problems, int staleTemps,
+            long totalNanos) {
+        Map<String, int[]> perBucket = new TreeMap<>();
+        List<NotCached> notCached = new ArrayList<>();
+        int encoded = 0;
+        int reused = 0;
+        long encodeNanos = 0;
+        long loadNanos = 0;
+        for (ShardReport s : shards) {
+            s.perBucket().forEach((b, r) -> {
+                int[] row = perBucket.computeIfAbsent(b, k -> new int[2]);
+                row[0] += r[0];
+                row[1] += r[1];
+            });
+            notCached.addAll(s.notCached());
+            encoded += s.encoded();
+            reused += s.reused();
+            encodeNanos += s.encodeNanos();
+            loadNanos = Math.max(loadNanos, s.loadNanos());
+        }
+        List<String> skipped = new ArrayList<>();
+        for (ManifestProblem p : problems) {
+            skipped.add("manifest " + p);
+        }
+        notCached.stream().sorted(Comparator.comparingInt(NotCached::index)).forEach(n -> skipped.add(n.text()));
+
         out.printf("%-20s %8s %8s %8s%n", "bucket (FxHxW)", "samples", "encoded", "cached");
         for (Map.Entry<String, int[]> e : perBucket.entrySet()) {
             int[] r = e.getValue();
@@ -203,8 +325,14 @@ final class PrepareCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "encoded %d, already cached %d, skipped or broken %d in %.1f s%s%n", encoded, reused,
                 skipped.size(), totalNanos / 1e9, encoded == 0 ? ""
                         : String.format(Locale.ROOT, " (%.3f s per encoded sample)", encodeNanos / 1e9 / encoded));
+        if (shards.size() > 1) {
+            out.println("by rank: " + shards.stream().map(s -> String.format(Locale.ROOT,
+                    "rank %d encoded %d, cached %d", s.rank(), s.encoded(), s.reused())).collect(
+                            Collectors.joining("; ")));
+        }
         out.println(loadNanos == 0 ? "no model loaded"
-                : String.format(Locale.ROOT, "models loaded in %.2f s", loadNanos / 1e9));
+                : String.format(Locale.ROOT, "models loaded in %.2f s%s", loadNanos / 1e9,
+                        shards.size() > 1 ? " (slowest rank)" : ""));
         if (staleTemps > 0) {
             out.printf("removed %d temporary file(s) of an interrupted run%n", staleTemps);
         }
@@ -215,6 +343,86 @@ final class PrepareCommand implements Callable<Integer> {
         out.printf("cache: %s (train with --set data.cache=%s)%n", cacheDir, cacheDir);
         out.flush();
     }
+
+    /**
+     * What must be equal on every rank, or the shards would not add up: the options, the encoders' identities and
+     * the manifest's entries (file names and captions; the folders may be mounted at other paths on other machines).
+     */
+    private String fingerprint(List<ManifestEntry> entries, LazyModels models) {
+        StringBuilder b = new StringBuilder("prepare/1\n");
+        b.append(String.join(",", buckets)).append('|').append(rule).append('|').append(resize).append('|')
+                .append(imageToVideo).append('|').append(dtype).append('|').append(seed).append('|').append(tiling)
+                .append('|').append(models.vae.identity()).append('|').append(models.text.identity()).append('\n');
+        for (ManifestEntry e : entries) {
+            b.append(e.media().getFileName()).append('\t').append(e.caption()).append('\t')
+                    .append(e.conditioningImage().map(p -> p.getFileName().toString()).orElse("")).append('\n');
+        }
+        return ContentHash.sha256(b.toString());
+    }
+
+    /** Folds every rank's probe journal into the shared probe store. Rank 0, while no rank probes. */
+    private static void mergeProbeJournals(Path root) throws IOException {
+        if (!Files.isDirectory(root)) {
+            return;
+        }
+        List<Path> journals;
+        try (Stream<Path> files = Files.list(root)) {
+            journals = files.filter(f -> JOURNAL_NAME.matcher(f.getFileName().toString()).matches()).sorted()
+                    .toList();
+        }
+        for (Path j : journals) {
+            ProbeCache.mergeJournal(root.resolve(PROBE_STORE), j);
+        }
+    }
+
+    private static void removeShardReports(Path root) throws IOException {
+        if (!Files.isDirectory(root)) {
+            return;
+        }
+        try (Stream<Path> files = Files.list(root)) {
+            for (Path f : files.filter(p -> REPORT_NAME.matcher(p.getFileName().toString()).matches()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        }
+    }
+
+    private static Path probeJournal(Path root, int rank) {
+        return root.resolve("probe.rank-" + rank + ".jsonl");
+    }
+
+    private static Path shardReportFile(Path root, int rank) {
+        return root.resolve(".prepare-report.rank-" + rank + ".json");
+    }
+
+    private static void writeShardReport(Path root, ShardReport shard) throws IOException {
+        Path file = shardReportFile(root, shard.rank());
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.write(tmp, JSON.writeValueAsBytes(shard));
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private static ShardReport readShardReport(Path root, int rank) throws IOException {
+        Path file = shardReportFile(root, rank);
+        if (!Files.isRegularFile(file)) {
+            throw new CogVideoXException("rank " + rank + " passed the last barrier without its report " + file);
+        }
+        ShardReport shard = JSON.readValue(file.toFile(), ShardReport.class);
+        if (shard.rank() != rank) {
+            throw new CogVideoXException(file + " is the report of rank " + shard.rank() + ", expected " + rank);
+        }
+        Files.delete(file);
+        return shard;
+    }
+
+    /** A manifest entry that was not cached, with its position in the manifest (the report's order). */
+    record NotCached(int index, String text) {}
+
+    /**
+     * What one rank did with its shard: samples per bucket ({encoded now, already cached}), the entries not cached,
+     * and its timings (the models' load time is included in neither count).
+     */
+    record ShardReport(int rank, Map<String, int[]> perBucket, int encoded, int reused, List<NotCached> notCached,
+            long encodeNanos, long loadNanos) {}
 
     static Bucket parseBucket(String spec) {
         String[] p = spec.trim().toLowerCase(Locale.ROOT).split("x");

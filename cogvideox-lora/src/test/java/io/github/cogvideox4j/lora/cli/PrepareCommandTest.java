@@ -4,9 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.data.cache.CacheKey;
 import io.github.cogvideox4j.data.cache.CachedSample;
 import io.github.cogvideox4j.data.cache.LatentCache;
+import io.github.cogvideox4j.data.manifest.MediaType;
+import io.github.cogvideox4j.data.media.MediaInfo;
+import io.github.cogvideox4j.data.media.ProbeCache;
 import io.github.cogvideox4j.data.media.TestVideos;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -18,7 +22,13 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,6 +51,11 @@ class PrepareCommandTest {
 
     /** {@code good} distinct landscape/portrait clips, one 5-frame clip (no bucket) and one broken file. */
     private Path dataset(int good) throws IOException {
+        return dataset(tmp, good);
+    }
+
+    /** In {@code tmp/data}: {@code good} distinct clips, one 5-frame clip (no bucket) and one broken file. */
+    static Path dataset(Path tmp, int good) throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("data/videos"));
         List<String> prompts = new ArrayList<>();
         List<String> videos = new ArrayList<>();
@@ -66,7 +81,7 @@ class PrepareCommandTest {
         return tmp.resolve("data");
     }
 
-    private List<String> args(Path data, Path cache) {
+    static List<String> args(Path data, Path cache) {
         return List.of("prepare", "--data", data.toString(), "--model", pipeline().toString(), "--cache",
                 cache.toString(), "--buckets", BUCKETS);
     }
@@ -199,6 +214,202 @@ class PrepareCommandTest {
         assertEveryEntryReads(new LatentCache(cacheDir), clips);
         try (Stream<Path> s = Files.walk(cacheDir)) {
             assertThat(s.filter(f -> f.getFileName().toString().endsWith(".tmp")).toList()).isEmpty();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Distributed prepare: the ranks of a group are threads here (InProcessRanks); the cache folder is shared.
+
+    private static CommandLine.IFactory withGroups(Function<ProcessGroup.Options, ProcessGroup> groups) {
+        return new CommandLine.IFactory() {
+            @Override
+            public <K> K create(Class<K> cls) throws Exception {
+                return cls == PrepareCommand.class ? cls.cast(new PrepareCommand(groups))
+                        : CommandLine.defaultFactory().create(cls);
+            }
+        };
+    }
+
+    /** Runs prepare as every rank of a group of {@code world} threads; returns each rank's output. */
+    private List<String> runAsRanks(int world, Path data, Path cache) throws Exception {
+        InProcessRanks ranks = new InProcessRanks(world);
+        ExecutorService threads = Executors.newFixedThreadPool(world);
+        List<CompletableFuture<String>> runs = new ArrayList<>();
+        for (int r = 0; r < world; r++) {
+            ProcessGroup group = ranks.rank(r);
+            runs.add(CompletableFuture.supplyAsync(() -> {
+                StringWriter out = new StringWriter();
+                StringWriter err = new StringWriter();
+                CommandLine cli = new CommandLine(new CogVideoXCli(), withGroups(o -> group))
+                        .setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
+                List<String> a = new ArrayList<>(args(data, cache));
+                a.add("--no-progress");
+                int code = cli.execute(a.toArray(new String[0]));
+                if (code != 0) {
+                    ranks.abort();
+                    throw new AssertionError("rank " + group.rank() + " exited " + code + ": " + err + out);
+                }
+                return out.toString();
+            }, threads));
+        }
+        try {
+            List<String> outs = new ArrayList<>();
+            for (CompletableFuture<String> run : runs) {
+                outs.add(run.get(5, TimeUnit.MINUTES));
+            }
+            return outs;
+        } finally {
+            ranks.abort();
+            threads.shutdownNow();
+        }
+    }
+
+    /** Every file of a cache folder (relative path to bytes). */
+    static Map<String, byte[]> entryBytes(Path cache) throws IOException {
+        Map<String, byte[]> files = new TreeMap<>();
+        for (Path p : entryTimes(cache).keySet()) {
+            files.put(cache.relativize(p).toString(), Files.readAllBytes(p));
+        }
+        return files;
+    }
+
+    @Test
+    void theShardsOfTheRanksAreDisjointAndTogetherAreTheManifest() {
+        for (int world = 1; world <= 4; world++) {
+            for (int i = 0; i < 11; i++) {
+                int owners = 0;
+                for (int rank = 0; rank < world; rank++) {
+                    owners += PrepareCommand.inShard(i, rank, world) ? 1 : 0;
+                }
+                assertThat(owners).as("entry %d of %d ranks", i, world).isEqualTo(1);
+            }
+        }
+        assertThat(PrepareCommand.inShard(4, 0, 2)).isTrue();
+        assertThat(PrepareCommand.inShard(5, 1, 2)).isTrue();
+    }
+
+    @Test
+    void twoRanksWriteTheSameEntriesAndBytesAsOneProcess() throws Exception {
+        Path data = dataset(5);
+        Path single = tmp.resolve("cache-single");
+        Path sharded = tmp.resolve("cache-sharded");
+        run(data, single);
+
+        List<String> outs = runAsRanks(2, data, sharded);
+
+        Map<String, byte[]> expected = entryBytes(single);
+        Map<String, byte[]> actual = entryBytes(sharded);
+        assertThat(expected).hasSize(5);
+        assertThat(actual.keySet()).isEqualTo(expected.keySet());
+        for (String f : expected.keySet()) {
+            assertThat(actual.get(f)).as(f).isEqualTo(expected.get(f));
+        }
+        System.err.println("two-rank prepare, rank 0's report:\n" + outs.get(0));
+        assertThat(outs.get(1)).as("rank 1 prints nothing").isEmpty();
+    }
+
+    @Test
+    void rankZeroReportsTheWholeRunAsOneProcessWould() throws Exception {
+        Path data = dataset(5);
+        String alone = run(data, tmp.resolve("cache-single"));
+
+        String report = runAsRanks(2, data, tmp.resolve("cache-sharded")).get(0);
+
+        for (String line : List.of("encoded 5, already cached 0, skipped or broken 2")) {
+            assertThat(alone).contains(line);
+            assertThat(report).contains(line);
+        }
+        assertThat(report).containsPattern("9x32x48\\s+3\\s+3\\s+0").containsPattern("9x48x32\\s+2\\s+2\\s+0")
+                .contains("by rank: rank 0 encoded 3, cached 0; rank 1 encoded 2, cached 0");
+        List<String> notCached = report.lines().filter(l -> l.startsWith("  ")).toList();
+        assertThat(notCached).isEqualTo(alone.lines().filter(l -> l.startsWith("  ")).toList()).hasSize(2);
+        assertThat(notCached.get(0)).contains("short.mp4");
+        assertThat(notCached.get(1)).contains("broken.mp4");
+    }
+
+    @Test
+    void afterARunOfRanksOnlyTheSharedFilesRemainAndTheyKnowEveryProbe() throws Exception {
+        Path data = dataset(5);
+        Path single = tmp.resolve("cache-single");
+        Path sharded = tmp.resolve("cache-sharded");
+        run(data, single);
+
+        runAsRanks(2, data, sharded);
+
+        try (Stream<Path> s = Files.list(sharded)) {
+            assertThat(s.map(p -> p.getFileName().toString()).filter(n -> !n.matches("\\d+x\\d+x\\d+")))
+                    .containsExactly(PrepareCommand.PROBE_STORE);
+        }
+        try (ProbeCache one = ProbeCache.open(single.resolve(PrepareCommand.PROBE_STORE), f -> {
+            throw new AssertionError("probed");
+        }); ProbeCache two = ProbeCache.open(sharded.resolve(PrepareCommand.PROBE_STORE), f -> {
+            throw new AssertionError("probed");
+        })) {
+            assertThat(two.size()).isEqualTo(one.size()).isEqualTo(6);
+        }
+    }
+
+    @Test
+    void aSecondRunOfRanksFindsEveryEntryCachedAndLoadsNoModel() throws Exception {
+        Path data = dataset(3);
+        Path cache = tmp.resolve("cache");
+        runAsRanks(2, data, cache);
+        Map<Path, FileTime> times = entryTimes(cache);
+
+        String again = runAsRanks(2, data, cache).get(0);
+
+        assertThat(again).contains("encoded 0, already cached 3, skipped or broken 2").contains("no model loaded");
+        assertThat(entryTimes(cache)).isEqualTo(times);
+    }
+
+    /** The fingerprint each rank presents at the rendezvous, taken from the options it would form its group with. */
+    private String fingerprintOf(Path data, String... extra) {
+        AtomicReference<String> fp = new AtomicReference<>();
+        List<String> a = new ArrayList<>(args(data, tmp.resolve("cache")));
+        a.addAll(List.of(extra));
+        int code = new CommandLine(new CogVideoXCli(), withGroups(o -> {
+            fp.set(o.fingerprint());
+            throw new IllegalStateException("stop before preparing");
+        })).setErr(new PrintWriter(new StringWriter())).execute(a.toArray(new String[0]));
+        assertThat(code).isNotZero();
+        assertThat(tmp.resolve("cache")).doesNotExist();
+        return fp.get();
+    }
+
+    @Test
+    void ranksWithOtherOptionsOrAnotherManifestPresentAnotherFingerprint() throws IOException {
+        Path data = dataset(2);
+        String base = fingerprintOf(data);
+
+        assertThat(fingerprintOf(data)).isEqualTo(base).hasSize(64);
+        assertThat(fingerprintOf(data, "--seed", "1")).isNotEqualTo(base);
+        assertThat(fingerprintOf(data, "--dtype", "F32")).isNotEqualTo(base);
+        Files.writeString(data.resolve("prompts.txt"), Files.readString(data.resolve("prompts.txt"))
+                .replace("clip number 1", "clip number one"));
+        assertThat(fingerprintOf(data)).isNotEqualTo(base);
+    }
+
+    @Test
+    void whatAnInterruptedRunOfRanksLeftIsFoldedInOrRemovedByTheNextRun() throws Exception {
+        Path data = dataset(1);
+        Path cache = Files.createDirectories(tmp.resolve("cache"));
+        Path elsewhere = Files.write(tmp.resolve("other.mp4"), new byte[7]);
+        try (ProbeCache journal = ProbeCache.openWithJournal(cache.resolve(PrepareCommand.PROBE_STORE),
+                cache.resolve("probe.rank-3.jsonl"), f -> new MediaInfo(MediaType.VIDEO, 9, 8, 32, 48))) {
+            journal.probe(elsewhere);
+        }
+        Files.writeString(cache.resolve(".prepare-report.rank-3.json"), "{\"rank\": 3");
+
+        run(data, cache);
+
+        try (Stream<Path> s = Files.list(cache)) {
+            assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".") || n.contains("rank-")))
+                    .isEmpty();
+        }
+        try (ProbeCache probes = ProbeCache.open(cache.resolve(PrepareCommand.PROBE_STORE), f -> {
+            throw new AssertionError("probed " + f);
+        })) {
+            assertThat(probes.probe(elsewhere).frames()).as("the journal's probe was kept").isEqualTo(9);
         }
     }
 }

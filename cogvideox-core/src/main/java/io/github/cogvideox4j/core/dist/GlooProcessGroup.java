@@ -53,8 +53,9 @@ import org.slf4j.LoggerFactory;
  * fails when its timeout passes (Gloo 0.5's TCP transport does not wake a local wait when its own sockets close), and
  * then frees the native context.
  *
- * <p><b>Ownership.</b> The group owns its native context and sockets; it does not own the store (the caller closes
- * it after the group).
+ * <p><b>Ownership.</b> Once connected, the group owns its native context, its sockets and the store it was given
+ * ({@link #close()} closes the store last: its goodbye tells the others that this exit is not a loss; on rank 0 it
+ * also stops the rendezvous server). When {@link #connect} fails the caller keeps the store.
  */
 public final class GlooProcessGroup implements ProcessGroup {
     private static final Logger LOG = LoggerFactory.getLogger(GlooProcessGroup.class);
@@ -85,7 +86,7 @@ public final class GlooProcessGroup implements ProcessGroup {
      *
      * @param env this rank and the world size; {@code masterAddr} chooses the address the other ranks reach this
      *     rank at (127.0.0.1 when it is a loopback address, else this host's address on the route to it)
-     * @param store the rendezvous store of the run (not owned; close it after the group)
+     * @param store the rendezvous store of the run; the returned group owns it (the caller keeps it on failure)
      * @param timeout the timeout of the connection and of every later call, positive
      * @return the connected group (close it)
      * @throws ProcessGroupException when the shim or libgloo cannot be loaded (saying what to install), or the mesh
@@ -229,9 +230,9 @@ public final class GlooProcessGroup implements ProcessGroup {
     }
 
     /**
-     * Frees the native context and closes the sockets; idempotent. From another thread while a call is blocked:
-     * closes the sockets first (the peers then fail at once), waits for the blocked call to fail (at most the
-     * timeout), then frees.
+     * Frees the native context, closes the sockets, then closes the store; idempotent. From another thread while a
+     * call is blocked: closes the sockets first (the peers then fail at once), waits for the blocked call to fail (at
+     * most the timeout), then frees.
      */
     @Override
     public void close() {
@@ -266,6 +267,7 @@ public final class GlooProcessGroup implements ProcessGroup {
             if (locked) {
                 lock.unlock();
             }
+            store.close();
         }
     }
 

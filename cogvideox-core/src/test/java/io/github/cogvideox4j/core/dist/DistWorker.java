@@ -16,7 +16,8 @@ import java.util.Arrays;
 
 /**
  * One rank of the multi-process Gloo tests, started by {@link io.github.cogvideox4j.core.testing.Ranks}. Reads the
- * torchrun-style environment plus {@code STORE_DIR} (the {@link FileRendezvousStore} folder), {@code OUT_DIR}
+ * torchrun-style environment plus {@code STORE_DIR} (the {@link FileRendezvousStore} folder; without it the ranks
+ * meet through {@link ProcessGroup#fromEnvironment}, i.e. the {@link TcpStore} on rank 0), {@code OUT_DIR}
  * (where results go, one file per result and rank: {@code <name>.rank<r>.bin}, native byte order) and
  * {@code TIMEOUT_MS}; runs the scenario named by its first argument; prints {@code RESULT key=value} lines and
  * {@code DONE}. Exit code 0 when the scenario ran as planned, 1 on an unexpected failure.
@@ -34,12 +35,8 @@ public final class DistWorker {
      */
     public static void main(String[] args) {
         try {
-            DistributedEnvironment env = DistributedEnvironment.fromSystem();
             Duration timeout = Duration.ofMillis(Long.parseLong(System.getenv("TIMEOUT_MS")));
-            Path storeDir = Path.of(System.getenv("STORE_DIR"));
-            try (FileRendezvousStore store = new FileRendezvousStore(storeDir, env.rank(), env.worldSize(),
-                    timeout);
-                    GlooProcessGroup group = GlooProcessGroup.connect(env, store, timeout);
+            try (GlooProcessGroup group = connect(timeout);
                     NDManager manager = NDManager.newBaseManager(Device.cpu())) {
                 System.out.println("RESULT connected=" + group);
                 switch (args[0]) {
@@ -57,6 +54,23 @@ public final class DistWorker {
             t.printStackTrace(System.out);
             System.out.flush();
             System.exit(1);
+        }
+    }
+
+    /** Through {@link ProcessGroup#fromEnvironment} (the TCP store) without STORE_DIR, else a file store there. */
+    private static GlooProcessGroup connect(Duration timeout) {
+        String dir = System.getenv("STORE_DIR");
+        if (dir == null) {
+            return (GlooProcessGroup) ProcessGroup.fromEnvironment(ProcessGroup.Options.builder().timeout(timeout)
+                    .build());
+        }
+        DistributedEnvironment env = DistributedEnvironment.fromSystem();
+        FileRendezvousStore store = new FileRendezvousStore(Path.of(dir), env.rank(), env.worldSize(), timeout);
+        try {
+            return GlooProcessGroup.connect(env, store, timeout);
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
         }
     }
 

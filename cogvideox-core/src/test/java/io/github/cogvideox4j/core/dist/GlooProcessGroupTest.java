@@ -240,6 +240,32 @@ class GlooProcessGroupTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} ranks, the TCP store of rank 0")
+    @ValueSource(ints = {2, 4})
+    void throughTheTcpStoreAKilledRankIsNamedByEveryOtherRank(int w) {
+        // 2 ranks: rank 0 itself is killed, with the store it hosts; 4 ranks: rank 2
+        int victim = w == 2 ? 0 : 2;
+        try (Ranks ranks = Ranks.start(DistWorker.class, w, Map.of("TIMEOUT_MS", Long.toString(TIMEOUT.toMillis()),
+                "VICTIM", Integer.toString(victim)), List.of("kill"))) {
+            for (int r = 0; r < w; r++) {
+                ranks.awaitLine(r, l -> l.equals("VICTIM-READY") || l.equals("SURVIVOR-BLOCKED"), DEADLINE);
+            }
+            long killedAt = ranks.kill(victim);
+            List<Ranks.Outcome> outcomes = ranks.await(DEADLINE);
+            String all = Ranks.describe(outcomes);
+            for (Ranks.Outcome o : outcomes) {
+                if (o.rank() == victim) {
+                    continue;
+                }
+                Map<String, String> res = Ranks.keyValues(o.output(), "RESULT ");
+                assertThat(res.get("failure")).as(all).contains("rank " + victim + " of " + w + " was lost");
+                assertThat(res.get("lostRank")).as(all).isEqualTo("OptionalInt[" + victim + "]");
+                assertThat(Duration.ofNanos(o.exitNanos() - killedAt)).as("rank %s ended after the kill", o.rank())
+                        .isLessThan(TIMEOUT.plusSeconds(5));
+            }
+        }
+    }
+
     @Test
     void aGroupThatFailedRefusesLaterCallsAtOnce() {
         Path store = tmp.resolve("broken");

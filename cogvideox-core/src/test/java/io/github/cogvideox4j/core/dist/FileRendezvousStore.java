@@ -78,13 +78,17 @@ final class FileRendezvousStore implements RendezvousStore {
     @Override
     public long add(String key, long delta) {
         Path lockFile = dir.resolve("lock");
-        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock ignored = ch.lock()) {
-            Path f = file(key);
-            long value = Files.exists(f) ? Long.parseLong(Files.readString(f)) : 0;
-            value += delta;
-            set(key, Long.toString(value).getBytes(StandardCharsets.UTF_8));
-            return value;
+        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            FileLock lock = ch.lock();
+            try {
+                Path f = file(key);
+                long value = Files.exists(f) ? Long.parseLong(Files.readString(f)) : 0;
+                value += delta;
+                set(key, Long.toString(value).getBytes(StandardCharsets.UTF_8));
+                return value;
+            } finally {
+                lock.release();
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -327,12 +327,17 @@ public final class GlooProcessGroup implements ProcessGroup {
         }
     }
 
-    /** The store learns of a lost rank when its connection closes, which may come just after Gloo's error. */
+    /**
+     * Asks the store which rank was lost. After a closed connection the store may learn of the loss just after Gloo
+     * did, so it is asked again for a short while; after a timeout once.
+     */
     private static OptionalInt lostRankOf(RendezvousStore store, RuntimeException failure) {
         if (failure instanceof ProcessGroupException p && p.lostRank().isPresent()) {
             return p.lostRank();
         }
-        long deadline = System.nanoTime() + LOST_RANK_GRACE.toNanos();
+        boolean connectionLost = failure instanceof GlooNativeException g && "io".equals(g.kind())
+                && !String.valueOf(g.getMessage()).contains("Timed out");
+        long deadline = System.nanoTime() + (connectionLost ? LOST_RANK_GRACE.toNanos() : 0);
         while (true) {
             try {
                 OptionalInt lost = store.lostRank();

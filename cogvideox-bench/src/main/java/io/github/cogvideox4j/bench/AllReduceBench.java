@@ -61,54 +61,9 @@ public final class AllReduceBench {
         int ranks = Integer.parseInt(BenchOptions.option(args, OPTIONS, "ranks", "2"));
         Duration timeout = Duration.parse("PT" + BenchOptions.option(args, OPTIONS, "timeout", "120s"));
         System.out.println("AllReduceBench: " + ranks + " ranks on 127.0.0.1; " + BenchEnvironment.describe());
-        int code = launch(ranks, args, timeout.multipliedBy(5));
+        int code = LocalRanks.run(AllReduceBench.class, ranks, List.of("-Xmx1g"), args, timeout.multipliedBy(5));
         if (code != 0) {
             System.exit(code);
-        }
-    }
-
-    /** Starts the ranks, relays their output (rank 1 and up prefixed), waits, and stops all when one fails. */
-    private static int launch(int ranks, String[] args, Duration deadline) throws IOException, InterruptedException {
-        int port;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = s.getLocalPort();
-        }
-        List<Process> processes = new ArrayList<>();
-        try {
-            for (int r = 0; r < ranks; r++) {
-                List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                        .toString(), "-Dai.djl.offline=true", "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-                        AllReduceBench.class.getName()));
-                cmd.addAll(Arrays.asList(args));
-                ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
-                        .redirectOutput(ProcessBuilder.Redirect.INHERIT);
-                Map<String, String> env = pb.environment();
-                env.put("THP_MEM_ALLOC_ENABLE", "1");
-                env.put("RANK", Integer.toString(r));
-                env.put("WORLD_SIZE", Integer.toString(ranks));
-                env.put("LOCAL_RANK", Integer.toString(r));
-                env.put("LOCAL_WORLD_SIZE", Integer.toString(ranks));
-                env.put("MASTER_ADDR", "127.0.0.1");
-                env.put("MASTER_PORT", Integer.toString(port));
-                processes.add(pb.start());
-            }
-            long end = System.nanoTime() + deadline.toNanos();
-            for (Process p : processes) {
-                long left = end - System.nanoTime();
-                if (!p.waitFor(Math.max(0, left), TimeUnit.NANOSECONDS)) {
-                    System.err.println("AllReduceBench: a rank still runs after " + deadline + "; stopping all");
-                    return 1;
-                }
-                if (p.exitValue() != 0) {
-                    System.err.println("AllReduceBench: a rank exited with " + p.exitValue() + "; stopping all");
-                    return p.exitValue();
-                }
-            }
-            return 0;
-        } finally {
-            for (Process p : processes) {
-                p.destroyForcibly();
-            }
         }
     }
 

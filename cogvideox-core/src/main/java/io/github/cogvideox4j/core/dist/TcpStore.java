@@ -45,6 +45,8 @@ public final class TcpStore implements RendezvousStore {
     private static final int MAGIC = 0x43475834; // "CGX4"
     private static final int VERSION = 1;
     private static final int MAX_FRAME = 16 << 20;
+    /** How long a closing rank 0 keeps serving while other ranks are still connected. */
+    private static final Duration LINGER = Duration.ofSeconds(10);
     private static final byte HELLO = 1;
     private static final byte SET = 2;
     private static final byte GET = 3;
@@ -98,7 +100,7 @@ public final class TcpStore implements RendezvousStore {
             if (store != null) {
                 store.closeQuietly();
             } else if (server != null) {
-                server.close();
+                server.close(false);
             }
             throw new ProcessGroupException("rank " + env.rank() + ": the rendezvous store at " + env.masterAddr()
                     + ":" + env.masterPort() + " failed: " + e, env.rank() == 0 ? -1 : 0, e);
@@ -106,7 +108,7 @@ public final class TcpStore implements RendezvousStore {
             if (store != null) {
                 store.closeQuietly();
             } else if (server != null) {
-                server.close();
+                server.close(false);
             }
             throw e;
         }
@@ -226,10 +228,14 @@ public final class TcpStore implements RendezvousStore {
 
     /** Drops the connection without a goodbye, as a killed process would (tests). */
     void abandon() {
-        closeQuietly();
+        closeQuietly(false);
     }
 
     private void closeQuietly() {
+        closeQuietly(true);
+    }
+
+    private void closeQuietly(boolean linger) {
         closed = true;
         try {
             socket.close();
@@ -237,7 +243,7 @@ public final class TcpStore implements RendezvousStore {
             LOG.debug("closing the store connection", e);
         }
         if (server != null) {
-            server.close();
+            server.close(linger);
         }
     }
 
@@ -308,6 +314,8 @@ public final class TcpStore implements RendezvousStore {
         private String fatal;
         /** Joining ranks not answered yet: a closing server answers them first, so each hears why. */
         private int answering;
+        /** Open client connections: a closing server lingers until the other ranks have left (bounded). */
+        private int connections;
         private volatile boolean stopped;
 
         private Server(DistributedEnvironment env, Duration timeout, ServerSocket socket) {
@@ -346,6 +354,12 @@ public final class TcpStore implements RendezvousStore {
                 try {
                     Socket c = serverSocket.accept();
                     c.setTcpNoDelay(true);
+                    lock.lock();
+                    try {
+                        connections++;
+                    } finally {
+                        lock.unlock();
+                    }
                     synchronized (clients) {
                         clients.add(c);
                     }
@@ -414,6 +428,13 @@ public final class TcpStore implements RendezvousStore {
             } finally {
                 if (rank >= 0 && !bye && !stopped) {
                     markLost(rank);
+                }
+                lock.lock();
+                try {
+                    connections--;
+                    changed.signalAll();
+                } finally {
+                    lock.unlock();
                 }
             }
         }
@@ -611,12 +632,21 @@ public final class TcpStore implements RendezvousStore {
             changed.signalAll();
         }
 
-        void close() {
+        /**
+         * Stops serving: first answers the ranks still joining, then lingers (at most {@link #LINGER}) until the other
+         * ranks have left, so that a rank whose collective failed just after rank 0's can still ask which rank was
+         * lost instead of finding rank 0 gone.
+         */
+        void close(boolean linger) {
             lock.lock();
             try {
                 fail("rank 0 stopped the rendezvous store");
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
                 while (answering > 0 && System.nanoTime() < deadline) {
+                    changed.awaitNanos(TimeUnit.MILLISECONDS.toNanos(50));
+                }
+                deadline = System.nanoTime() + (linger ? Math.min(LINGER.toNanos(), timeout.toNanos()) : 0);
+                while (connections > 0 && System.nanoTime() < deadline) {
                     changed.awaitNanos(TimeUnit.MILLISECONDS.toNanos(50));
                 }
             } catch (InterruptedException e) {

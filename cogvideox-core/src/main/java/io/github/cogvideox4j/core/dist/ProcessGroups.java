@@ -1,7 +1,5 @@
 package io.github.cogvideox4j.core.dist;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.time.Duration;
 
 /** Forms groups: the rendezvous store first, then the engine over it. */
@@ -21,22 +19,7 @@ final class ProcessGroups {
         }
     }
 
-    // TODO(coordinator): call GlooProcessGroup.connect directly once the engine is merged
     private static ProcessGroup gloo(DistributedEnvironment env, TcpStore store, Duration timeout) {
-        try {
-            Class<?> c = Class.forName("io.github.cogvideox4j.core.dist.GlooProcessGroup");
-            Method m = c.getDeclaredMethod("connect", DistributedEnvironment.class, RendezvousStore.class,
-                    Duration.class);
-            m.setAccessible(true);
-            return (ProcessGroup) m.invoke(null, env, store, timeout);
-        } catch (InvocationTargetException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new ProcessGroupException("rank " + env.rank() + ": the Gloo engine failed: " + e.getCause(), -1,
-                    e.getCause());
-        } catch (ReflectiveOperationException e) {
-            throw new ProcessGroupException("rank " + env.rank() + ": this build has no Gloo engine", -1, e);
-        }
+        return GlooProcessGroup.connect(env, store, timeout);
     }
 }

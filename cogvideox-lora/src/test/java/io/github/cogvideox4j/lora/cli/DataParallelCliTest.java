@@ -26,8 +26,9 @@ import org.slf4j.LoggerFactory;
  * {@code cogvideox train} on the built-in demo (6 steps over 12 samples, rank-4 LoRA): one process at
  * {@code batch_size=2}, one process at {@code batch_size=1, gradient_accumulation=2} and two ranks at
  * {@code batch_size=1} (under {@code cogvideox launch}) end with the same LoRA up to float summation order; a
- * checkpoint written by two ranks, resumed by one process at the same global batch, continues the same trajectory —
- * for the LoRA (replicated optimizer state) and for a full fine-tune (ZeRO-1 shards re-sharded from 2 ranks to 1).
+ * checkpoint written by two ranks, resumed at the same global batch by one process or by four ranks, continues the
+ * same trajectory — for the LoRA (replicated optimizer state) and for a full fine-tune (ZeRO-1 shards re-sharded from
+ * 2 ranks to 1 and to 4).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class DataParallelCliTest {
@@ -102,6 +103,21 @@ class DataParallelCliTest {
         alone(run, "full_finetune=true", "batch_size=2", "checkpoint_every=3");
         double d = maxAbsDifference(checkpointWeights(uninterrupted, 6), checkpointWeights(run, 6));
         LOG.info("elastic ZeRO-1 resume 2 ranks -> 1 process: max |weight difference| to the uninterrupted run {}", d);
+        assertThat(d).isLessThanOrEqualTo(SUMMATION_ORDER);
+    }
+
+    @Test
+    void aShardedCheckpointOfTwoRanksResumedOnFourRanksContinuesTheSameTrajectory() throws Exception {
+        Path uninterrupted = tmp.resolve("full-alone-batch4");
+        alone(uninterrupted, "full_finetune=true", "batch_size=4", "checkpoint_every=3");
+        Path run = tmp.resolve("elastic-full-2-to-4");
+        together(2, run, "full_finetune=true", "batch_size=2", "steps=3", "checkpoint_every=3");
+        List<Ranks.Outcome> four = together(4, run, "full_finetune=true", "batch_size=1", "checkpoint_every=3");
+        assertThat(four.get(0).output()).contains("written by 2 ranks, now 4");
+        Path ck = run.resolve("checkpoints").resolve(CheckpointStore.folderName(6));
+        assertThat(ck.resolve(CheckpointStore.shardFileName(3, 4))).isRegularFile();
+        double d = maxAbsDifference(checkpointWeights(uninterrupted, 6), checkpointWeights(run, 6));
+        LOG.info("elastic ZeRO-1 resume 2 ranks -> 4 ranks: max |weight difference| to the uninterrupted run {}", d);
         assertThat(d).isLessThanOrEqualTo(SUMMATION_ORDER);
     }
 }

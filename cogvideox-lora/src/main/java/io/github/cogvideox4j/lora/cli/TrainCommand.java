@@ -173,10 +173,11 @@ final class TrainCommand implements Callable<Integer> {
                     cfg.model().builtin() != null ? "built-in " + cfg.model().builtin() : cfg.model().path(),
                     config.variant(), cfg.fullFinetune() ? "full fine-tune" : "LoRA r" + cfg.lora().rank()
                             + " alpha " + cfg.lora().alpha(), trainSamples, cfg.steps(), MklSwitch.describe());
-            if (world > 1) {
-                out.printf("%d ranks: global batch %d = batch_size %d x gradient_accumulation %d x %d ranks%s%n",
-                        world, globalBatch, cfg.batchSize(), cfg.gradientAccumulation(), world,
-                        cfg.fullFinetune() ? "; AdamW state sharded over the ranks (ZeRO-1)" : "");
+            if (world > 1 || cfg.gradientAccumulation() > 1) {
+                out.printf("%d rank%s: global batch %d = batch_size %d x gradient_accumulation %d x %d rank%s%s%n",
+                        world, world == 1 ? "" : "s", globalBatch, cfg.batchSize(), cfg.gradientAccumulation(), world,
+                        world == 1 ? "" : "s", cfg.fullFinetune() && world > 1
+                                ? "; AdamW state sharded over the ranks (ZeRO-1)" : "");
             }
             out.println(sampler.report().format());
             if (dryRun) {

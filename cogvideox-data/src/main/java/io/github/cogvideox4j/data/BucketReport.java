@@ -15,10 +15,10 @@ import java.util.Locale;
  * image  1x480x720               51        12        -        3
  * image  1x768x1360              24         6        -        0
  * total                         827       205        -        7
- * batch size 4, drop-last DROP_PARTIAL, 2 ranks: 102 steps per epoch per rank; rank balancing drops 1 batch
- * (4 samples); dropped per epoch: 11 samples (1.33%)
+ * batch size 4, drop-last DROP_PARTIAL: 205 steps per epoch; dropped per epoch: 7 samples (0.85%)
  * </pre>
- * ("partial" is the size of the smaller batch kept under {@link DropLastPolicy#KEEP_PARTIAL}.)
+ * ("partial" is the size of the smaller batch kept under {@link DropLastPolicy#KEEP_PARTIAL}.) In a data-parallel run
+ * the batch size is the global batch, which the ranks share.
  *
  * <p>Thread safety: immutable.
  *
@@ -26,15 +26,11 @@ import java.util.Locale;
  * @param samples all samples
  * @param batchSize samples per batch
  * @param dropLast the drop-last policy
- * @param worldSize ranks
- * @param batchesPerEpoch batches formed per epoch over all ranks, before rank balancing
- * @param rankBalanceBatches batches dropped per epoch so that every rank runs the same number of steps
- * @param rankBalanceSamples samples in those batches
- * @param droppedPerEpoch samples no rank sees per epoch (remainders plus rank balancing)
- * @param stepsPerEpoch steps per epoch of each rank
+ * @param stepsPerEpoch batches (optimizer steps) per epoch
+ * @param droppedPerEpoch samples not planned per epoch (the remainders under {@link DropLastPolicy#DROP_PARTIAL})
  */
-public record BucketReport(List<Row> rows, int samples, int batchSize, DropLastPolicy dropLast, int worldSize,
-        int batchesPerEpoch, int rankBalanceBatches, int rankBalanceSamples, int droppedPerEpoch, int stepsPerEpoch) {
+public record BucketReport(List<Row> rows, int samples, int batchSize, DropLastPolicy dropLast, int stepsPerEpoch,
+        int droppedPerEpoch) {
 
     /** Copies the rows. */
     public BucketReport {
@@ -77,14 +73,10 @@ public record BucketReport(List<Row> rows, int samples, int batchSize, DropLastP
         }
         sb.append(String.format(Locale.ROOT, "%-6s %-16s %9d %9d %8s %8d%n", "total", "", samples, batches,
                 "-", remainders));
-        sb.append(String.format(Locale.ROOT, "batch size %d, drop-last %s, %d rank%s: %d steps per epoch per rank;",
-                batchSize, dropLast, worldSize, worldSize == 1 ? "" : "s", stepsPerEpoch));
+        sb.append(String.format(Locale.ROOT, "batch size %d, drop-last %s: %d steps per epoch;", batchSize, dropLast,
+                stepsPerEpoch));
         if (partials > 0) {
             sb.append(String.format(Locale.ROOT, " %d smaller batch%s kept;", partials, partials == 1 ? "" : "es"));
-        }
-        if (rankBalanceBatches > 0) {
-            sb.append(String.format(Locale.ROOT, " rank balancing drops %d batch%s (%d samples);", rankBalanceBatches,
-                    rankBalanceBatches == 1 ? "" : "es", rankBalanceSamples));
         }
         sb.append(String.format(Locale.ROOT, " dropped per epoch: %d samples (%.2f%%)", droppedPerEpoch,
                 samples == 0 ? 0.0 : 100.0 * droppedPerEpoch / samples));

@@ -9,7 +9,7 @@ import java.util.RandomAccess;
 import java.util.List;
 
 /**
- * Plans the batches of every epoch: seeded, resumable, sharded, never mixing buckets or images with videos.
+ * Plans the batches of every epoch: seeded, resumable, never mixing buckets or images with videos.
  *
  * <p>Epoch {@code e} is a pure function of (samples, config, e):
  * <ol>
@@ -18,13 +18,14 @@ import java.util.List;
  *   <li>a SplitMix64 stream seeded from {@code (seed, e)} shuffles each group, which is cut into batches of
  *       {@code batchSize} (the remainder is dropped or kept as one smaller batch, per {@link DropLastPolicy});</li>
  *   <li>the same stream shuffles the order of all batches together (a global shuffle: buckets interleave at random,
- *       unlike the reference samplers that walk the dataset in order);</li>
- *   <li>with {@code worldSize > 1}, {@code B mod worldSize} batches are dropped so every rank runs the same number of
- *       steps (the smallest batches first, then the last ones in shuffled order), and rank {@code r} takes batches
- *       {@code r, r + W, r + 2W, ...}: ranks see disjoint samples.</li>
+ *       unlike the reference samplers that walk the dataset in order).</li>
  * </ol>
- * Every sample appears exactly once per epoch over all ranks, or in {@link #droppedSamples(int)}. Resuming at
+ * Every sample appears exactly once per epoch, or in {@link #droppedSamples(int)}. Resuming at
  * {@code (epoch, position)} ({@link #resume}) gives exactly the rest of the same sequence.
+ *
+ * <p>Data parallel: the sampler is not sharded. A data-parallel run plans global batches ({@code batchSize} = the
+ * global batch) and every rank takes its slice of each (see {@link SamplerConfig}), so the sequence depends only on
+ * the seed and the global batch size.
  *
  * <p>Thread safety: immutable; methods may be called from any thread.
  */
@@ -37,8 +38,6 @@ public final class BucketSampler {
     private final int[] groupStart;
     private final int[] members;
     private final int batchesPerEpoch;
-    private final int balanceDrop;
-    private final int stepsPerEpoch;
     private final int droppedPerEpoch;
 
     /**
@@ -154,8 +153,6 @@ public final class BucketSampler {
             total += size / b + (config.dropLast() == DropLastPolicy.KEEP_PARTIAL && size % b != 0 ? 1 : 0);
         }
         this.batchesPerEpoch = total;
-        this.balanceDrop = total % config.worldSize();
-        this.stepsPerEpoch = total / config.worldSize();
         this.droppedPerEpoch = report().droppedPerEpoch();
     }
 
@@ -178,13 +175,13 @@ public final class BucketSampler {
         return members.length;
     }
 
-    /** @return steps (batches) each rank runs per epoch; the same for every rank and epoch */
+    /** @return batches (optimizer steps) per epoch; the same for every epoch */
     public int stepsPerEpoch() {
-        return stepsPerEpoch;
+        return batchesPerEpoch;
     }
 
     /**
-     * This rank's batches of one epoch, in order.
+     * The batches of one epoch, in order.
      *
      * @param epoch epoch number, non-negative
      * @return an unmodifiable list of {@link #stepsPerEpoch()} batches
@@ -194,19 +191,19 @@ public final class BucketSampler {
     }
 
     /**
-     * The rest of this rank's epoch from a saved position: identical to {@code epoch(epoch).subList(position, ...)}.
+     * The rest of an epoch from a saved position: identical to {@code epoch(epoch).subList(position, ...)}.
      *
      * @param epoch epoch number, non-negative
      * @param position the next step to run, in {@code [0, stepsPerEpoch()]}
      * @return an unmodifiable list of {@code stepsPerEpoch() - position} batches
      */
     public List<BatchPlan> resume(int epoch, int position) {
-        Preconditions.checkArgument(position >= 0 && position <= stepsPerEpoch,
-                "position %s out of [0, %s]", position, stepsPerEpoch);
+        Preconditions.checkArgument(position >= 0 && position <= batchesPerEpoch,
+                "position %s out of [0, %s]", position, batchesPerEpoch);
         return new PlanList(plan(epoch), epoch, position);
     }
 
-    /** This rank's batches of one epoch from a position: a read-only view over the plan's primitive arrays. */
+    /** The batches of one epoch from a position: a read-only view over the plan's primitive arrays. */
     private final class PlanList extends AbstractList<BatchPlan> implements RandomAccess {
         private final Plan plan;
         private final int epoch;
@@ -222,7 +219,7 @@ public final class BucketSampler {
         public BatchPlan get(int i) {
             java.util.Objects.checkIndex(i, size());
             int step = from + i;
-            int k = plan.kept[step * config.worldSize() + config.rank()];
+            int k = plan.order[step];
             int g = plan.batchGroup[k];
             return new BatchPlan(epoch, step, groupBuckets[g], groupImage[g], plan.perm, plan.batchOffset[k],
                     plan.batchSize[k]);
@@ -230,13 +227,12 @@ public final class BucketSampler {
 
         @Override
         public int size() {
-            return stepsPerEpoch - from;
+            return batchesPerEpoch - from;
         }
     }
 
     /**
-     * Samples no rank sees in an epoch (each bucket's remainder under {@link DropLastPolicy#DROP_PARTIAL}, and the
-     * batches dropped to give every rank the same number of steps).
+     * Samples not planned in an epoch (each bucket's remainder under {@link DropLastPolicy#DROP_PARTIAL}).
      *
      * @param epoch epoch number, non-negative
      * @return dataset indices, ascending
@@ -253,27 +249,17 @@ public final class BucketSampler {
         int b = config.batchSize();
         boolean keep = config.dropLast() == DropLastPolicy.KEEP_PARTIAL;
         List<BucketReport.Row> rows = new ArrayList<>();
-        int[] partials = new int[groupBuckets.length];
-        int partialCount = 0;
         int droppedPartial = 0;
         for (int g = 0; g < groupBuckets.length; g++) {
             int size = groupStart[g + 1] - groupStart[g];
             int rem = size % b;
             rows.add(new BucketReport.Row(groupBuckets[g], groupImage[g], size, size / b, keep ? rem : 0,
                     keep ? 0 : rem));
-            if (keep && rem != 0) {
-                partials[partialCount++] = rem;
-            } else {
+            if (!keep) {
                 droppedPartial += rem;
             }
         }
-        Arrays.sort(partials, 0, partialCount);
-        int balanceSamples = 0;
-        for (int i = 0; i < balanceDrop; i++) {
-            balanceSamples += i < partialCount ? partials[i] : b;
-        }
-        return new BucketReport(rows, members.length, b, config.dropLast(), config.worldSize(), batchesPerEpoch,
-                balanceDrop, balanceSamples, droppedPartial + balanceSamples, stepsPerEpoch);
+        return new BucketReport(rows, members.length, b, config.dropLast(), batchesPerEpoch, droppedPartial);
     }
 
     /** (bucket, kind) -> dense group id: open addressing over the three sizes and the kind, no boxing per sample. */
@@ -342,14 +328,14 @@ public final class BucketSampler {
         }
     }
 
-    /** The whole epoch for all ranks, in primitive arrays. */
+    /** The whole epoch, in primitive arrays. */
     private static final class Plan {
         int[] perm;
         int[] batchOffset;
         int[] batchSize;
         int[] batchGroup;
-        /** Batch ids kept, in global shuffled order (length stepsPerEpoch * worldSize). */
-        int[] kept;
+        /** Batch ids in shuffled order. */
+        int[] order;
         int[] dropped;
         int droppedCount;
     }
@@ -387,43 +373,11 @@ public final class BucketSampler {
                 }
             }
         }
-        int[] order = new int[nb];
+        p.order = new int[nb];
         for (int i = 0; i < nb; i++) {
-            order[i] = i;
+            p.order[i] = i;
         }
-        rng.shuffle(order, 0, nb);
-        boolean[] drop = new boolean[nb];
-        int toDrop = balanceDrop;
-        if (toDrop > 0) {
-            // smallest batches first (ties: earlier shuffled position), then the last full ones in shuffled order
-            List<int[]> partial = new ArrayList<>();
-            for (int pos = 0; pos < nb; pos++) {
-                if (p.batchSize[order[pos]] < b) {
-                    partial.add(new int[] {p.batchSize[order[pos]], pos});
-                }
-            }
-            partial.sort((x, y) -> x[0] != y[0] ? Integer.compare(x[0], y[0]) : Integer.compare(x[1], y[1]));
-            for (int i = 0; i < partial.size() && toDrop > 0; i++, toDrop--) {
-                drop[partial.get(i)[1]] = true;
-            }
-            for (int pos = nb - 1; pos >= 0 && toDrop > 0; pos--) {
-                if (!drop[pos] && p.batchSize[order[pos]] == b) {
-                    drop[pos] = true;
-                    toDrop--;
-                }
-            }
-        }
-        p.kept = new int[nb - balanceDrop];
-        int k = 0;
-        for (int pos = 0; pos < nb; pos++) {
-            int id = order[pos];
-            if (drop[pos]) {
-                System.arraycopy(p.perm, p.batchOffset[id], p.dropped, p.droppedCount, p.batchSize[id]);
-                p.droppedCount += p.batchSize[id];
-            } else {
-                p.kept[k++] = id;
-            }
-        }
+        rng.shuffle(p.order, 0, nb);
         return p;
     }
 

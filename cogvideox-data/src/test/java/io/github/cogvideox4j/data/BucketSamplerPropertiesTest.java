@@ -45,27 +45,16 @@ class BucketSamplerPropertiesTest {
     @Provide
     Arbitrary<SamplerConfig> configs() {
         return Combinators.combine(Arbitraries.integers().between(1, 9), Arbitraries.longs(),
-                Arbitraries.of(DropLastPolicy.class), Arbitraries.integers().between(1, 4))
-                .as((b, seed, policy, world) -> new SamplerConfig(b, seed, policy, 0, world));
-    }
-
-    private static List<BucketSampler> allRanks(Dataset d, SamplerConfig c) {
-        List<BucketSampler> out = new ArrayList<>();
-        for (int r = 0; r < c.worldSize(); r++) {
-            out.add(new BucketSampler(d.samples(), c.withShard(r, c.worldSize())));
-        }
-        return out;
+                Arbitraries.of(DropLastPolicy.class)).as(SamplerConfig::new);
     }
 
     @Property(tries = 150)
     void everySampleIsSeenExactlyOncePerEpochOrDropped(@ForAll("datasets") Dataset d,
             @ForAll("configs") SamplerConfig c, @ForAll @IntRange(max = 50) int epoch) {
-        List<BucketSampler> ranks = allRanks(d, c);
+        BucketSampler s = new BucketSampler(d.samples(), c);
         List<Integer> seen = new ArrayList<>();
-        for (BucketSampler s : ranks) {
-            s.epoch(epoch).forEach(b -> Arrays.stream(b.sampleIndices()).forEach(seen::add));
-        }
-        Arrays.stream(ranks.get(0).droppedSamples(epoch)).forEach(seen::add);
+        s.epoch(epoch).forEach(b -> Arrays.stream(b.sampleIndices()).forEach(seen::add));
+        Arrays.stream(s.droppedSamples(epoch)).forEach(seen::add);
         List<Integer> expected = d.samples().stream().map(BucketedSample::sampleIndex).sorted().toList();
         Collections.sort(seen);
         assertThat(seen).isEqualTo(expected);
@@ -76,14 +65,12 @@ class BucketSamplerPropertiesTest {
             @ForAll @IntRange(max = 50) int epoch) {
         BucketedSample[] byIndex = new BucketedSample[3 * d.samples().size() + 3];
         d.samples().forEach(s -> byIndex[s.sampleIndex()] = s);
-        for (BucketSampler s : allRanks(d, c)) {
-            for (BatchPlan b : s.epoch(epoch)) {
-                for (int i : b.sampleIndices()) {
-                    assertThat(byIndex[i].bucket()).isEqualTo(b.bucket());
-                    assertThat(byIndex[i].image()).isEqualTo(b.image());
-                }
-                assertThat(b.size()).isBetween(1, c.batchSize());
+        for (BatchPlan b : new BucketSampler(d.samples(), c).epoch(epoch)) {
+            for (int i : b.sampleIndices()) {
+                assertThat(byIndex[i].bucket()).isEqualTo(b.bucket());
+                assertThat(byIndex[i].image()).isEqualTo(b.image());
             }
+            assertThat(b.size()).isBetween(1, c.batchSize());
         }
     }
 
@@ -94,25 +81,23 @@ class BucketSamplerPropertiesTest {
     }
 
     @Property(tries = 100)
-    void keepPartialOnOneRankDropsNothing(@ForAll("datasets") Dataset d, @ForAll("configs") SamplerConfig c) {
-        BucketSampler s = new BucketSampler(d.samples(), c.withDropLast(DropLastPolicy.KEEP_PARTIAL).withShard(0, 1));
+    void keepPartialDropsNothing(@ForAll("datasets") Dataset d, @ForAll("configs") SamplerConfig c) {
+        BucketSampler s = new BucketSampler(d.samples(), c.withDropLast(DropLastPolicy.KEEP_PARTIAL));
         assertThat(s.droppedSamples(3)).isEmpty();
         assertThat(s.epoch(3).stream().mapToInt(BatchPlan::size).sum()).isEqualTo(d.samples().size());
     }
 
     @Property(tries = 100)
-    void ranksSeeDisjointSamplesAndRunTheSameNumberOfSteps(@ForAll("datasets") Dataset d,
-            @ForAll("configs") SamplerConfig c, @ForAll @IntRange(max = 50) int epoch) {
+    void batchesOfAnEpochAreDisjoint(@ForAll("datasets") Dataset d, @ForAll("configs") SamplerConfig c,
+            @ForAll @IntRange(max = 50) int epoch) {
+        BucketSampler s = new BucketSampler(d.samples(), c);
+        List<BatchPlan> batches = s.epoch(epoch);
+        assertThat(batches).hasSize(s.stepsPerEpoch());
         Set<Integer> union = new HashSet<>();
         int total = 0;
-        for (BucketSampler s : allRanks(d, c)) {
-            List<BatchPlan> batches = s.epoch(epoch);
-            assertThat(batches).hasSize(s.stepsPerEpoch());
-            assertThat(s.stepsPerEpoch()).isEqualTo(allRanks(d, c).get(0).stepsPerEpoch());
-            for (BatchPlan b : batches) {
-                total += b.size();
-                Arrays.stream(b.sampleIndices()).forEach(union::add);
-            }
+        for (BatchPlan b : batches) {
+            total += b.size();
+            Arrays.stream(b.sampleIndices()).forEach(union::add);
         }
         assertThat(union).hasSize(total);
     }

@@ -68,24 +68,32 @@ class BucketSamplerTest {
     }
 
     @Test
-    void rankBalancingDropsTheSmallestBatchesFirst() {
-        // 10 + 10 samples, batch 4, keep partial: 3 + 3 batches (sizes 4, 4, 2 each); 4 ranks -> drop two, the partials
-        BucketSampler s = new BucketSampler(twoBuckets(10),
-                new SamplerConfig(4, 0, DropLastPolicy.KEEP_PARTIAL, 1, 4));
-        assertThat(s.stepsPerEpoch()).isEqualTo(1);
-        assertThat(s.droppedSamples(0)).hasSize(4);
-        assertThat(s.report().rankBalanceBatches()).isEqualTo(2);
+    void keepPartialPlansEachBucketsRemainderAsOneSmallerBatch() {
+        // 10 + 10 samples, batch 4, keep partial: 3 + 3 batches (sizes 4, 4, 2 each), nothing dropped
+        BucketSampler s = new BucketSampler(twoBuckets(10), new SamplerConfig(4, 0, DropLastPolicy.KEEP_PARTIAL));
+        assertThat(s.stepsPerEpoch()).isEqualTo(6);
+        assertThat(s.droppedSamples(0)).isEmpty();
+        assertThat(s.epoch(0)).extracting(BatchPlan::size).containsExactlyInAnyOrder(4, 4, 2, 4, 4, 2);
+    }
+
+    @Test
+    void theSequenceDependsOnlyOnTheSeedAndTheBatchSize() {
+        // what a data-parallel run relies on: W ranks sharing a global batch of 4 plan exactly what one process does
+        List<BucketedSample> reversed = new ArrayList<>(twoBuckets(30));
+        java.util.Collections.reverse(reversed);
+        assertThat(new BucketSampler(twoBuckets(30), SamplerConfig.of(4, 9)).epoch(2))
+                .isEqualTo(new BucketSampler(reversed, SamplerConfig.of(4, 9)).epoch(2));
     }
 
     @Test
     void reportShowsCountsPerBucket() {
         List<BucketedSample> samples = new ArrayList<>(twoBuckets(9));
         samples.add(BucketedSample.image(100, new Bucket(1, 480, 720)));
-        BucketReport report = new BucketSampler(samples, SamplerConfig.of(4, 0).withShard(0, 2)).report();
+        BucketReport report = new BucketSampler(samples, SamplerConfig.of(4, 0)).report();
         assertThat(report.rows()).extracting(BucketReport.Row::samples).containsExactly(9, 9, 1);
         assertThat(report.droppedPerEpoch()).isEqualTo(3);
-        assertThat(report.stepsPerEpoch()).isEqualTo(2);
-        assertThat(report.format()).contains("video  49x480x720", "image  1x480x720", "2 steps per epoch per rank",
+        assertThat(report.stepsPerEpoch()).isEqualTo(4);
+        assertThat(report.format()).contains("video  49x480x720", "image  1x480x720", "4 steps per epoch",
                 "dropped per epoch: 3 samples");
     }
 }

@@ -186,6 +186,46 @@ public final class SafetensorsReader implements TensorSource {
         }
     }
 
+    /**
+     * Reads a contiguous run of elements of an F32 tensor (row-major order), mapping only the bytes it needs: how a
+     * resumed run takes its part of a sharded optimizer state without reading whole files.
+     *
+     * @param name an F32 tensor
+     * @param first the first element, in {@code [0, numel]}
+     * @param dst where the values go
+     * @param dstOffset the first index of {@code dst} written
+     * @param count how many elements, with {@code first + count <= numel}
+     * @throws SafetensorsFormatException if the tensor is not F32
+     * @throws IndexOutOfBoundsException if the run is outside the tensor or {@code dst}
+     * @throws UncheckedIOException if reading fails
+     */
+    public void readFloats(String name, long first, float[] dst, int dstOffset, int count) {
+        checkNotNull(dst, "dst");
+        TensorInfo info = info(name);
+        if (info.dtype() != SafetensorsDType.F32) {
+            throw new SafetensorsFormatException(file, name, "a ranged read needs an F32 tensor, actual "
+                    + info.dtype());
+        }
+        java.util.Objects.checkFromIndexSize(first, count, info.numel());
+        java.util.Objects.checkFromIndexSize(dstOffset, count, dst.length);
+        ensureOpen();
+        if (count == 0) {
+            return;
+        }
+        long position = dataStart + info.begin() + first * Float.BYTES;
+        long bytes = (long) count * Float.BYTES;
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IndexOutOfBoundsException(file + ", tensor '" + name + "': " + count
+                    + " elements do not fit one buffer; read them in parts");
+        }
+        ByteBuffer mapped = withChannel(info, ch -> ch.map(FileChannel.MapMode.READ_ONLY, position, bytes));
+        try {
+            mapped.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(dst, dstOffset, count);
+        } catch (InternalError e) {
+            throw mappedFault(info, e);
+        }
+    }
+
     /** Closes the file. Idempotent; reads in flight fail. */
     @Override
     public void close() {

@@ -59,6 +59,38 @@ class SafetensorsRoundTripTest {
     }
 
     @Test
+    void aRangedReadReturnsExactlyThoseElementsOfAnF32Tensor() throws IOException {
+        float[] values = new float[1000];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = i * 0.5f - 7;
+        }
+        Path f = dir.resolve("ranged.safetensors");
+        SafetensorsWriter.write(f, Map.of("a", manager.create(new float[] {9f}, new Shape(1)),
+                "w", manager.create(values, new Shape(10, 100))), Map.of());
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            float[] dst = new float[12];
+            r.readFloats("w", 437, dst, 2, 9);
+            assertThat(dst).startsWith(0f, 0f);
+            assertThat(java.util.Arrays.copyOfRange(dst, 2, 11)).containsExactly(
+                    java.util.Arrays.copyOfRange(values, 437, 446));
+            assertThat(dst[11]).isZero();
+        }
+    }
+
+    @Test
+    void aRangedReadOutsideTheTensorOrOfAnotherDtypeFails() throws IOException {
+        Path f = dir.resolve("ranged-bad.safetensors");
+        SafetensorsWriter.write(f, Map.of("w", manager.create(new float[6], new Shape(6)),
+                "d", manager.create(new double[2], new Shape(2))), Map.of());
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            assertThatThrownBy(() -> r.readFloats("w", 4, new float[3], 0, 3))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> r.readFloats("d", 0, new float[2], 0, 2))
+                    .isInstanceOf(SafetensorsFormatException.class).hasMessageContaining("F64");
+        }
+    }
+
+    @Test
     void roundTripsEveryDjlDtypeWithShapesAndValues() throws IOException {
         Map<String, NDArray> tensors = oneOfEachDjlType();
         Path f = dir.resolve("all.safetensors");

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * so the consumer never waits on a dead thread; a loader thread that dies anyway is detected while waiting.
  *
  * <p>Per-sample seeds: {@code mix(seed, batch ordinal, sample index)}, so latent sampling is reproducible and
- * independent of timing.
+ * independent of timing. Group {@code g} of the plan has ordinal {@code firstBatchOrdinal + g / groupsPerOrdinal}
+ * ({@link LoaderOptions}): the micro-batches of one global batch share its ordinal.
  *
  * <p>{@link #close()} stops the thread (waiting for the sample in flight), frees batches still queued and joins
  * it; it is idempotent. Batches already handed out stay valid until the consumer closes them.
@@ -198,18 +199,22 @@ public final class BatchLoader implements Iterator<Batch>, AutoCloseable {
     private void run() {
         try {
             long ordinal = options.firstBatchOrdinal();
+            long group = 0;
             Iterator<int[]> groups = plan.iterator();
             while (!closed) {
-                int[] group;
+                int[] indices;
                 try {
                     if (!groups.hasNext()) {
                         break;
                     }
-                    group = groups.next();
+                    indices = groups.next();
                 } catch (RuntimeException e) {
                     throw new SampleLoadException("the batch plan failed after batch " + ordinal + ": " + e, e);
                 }
-                Batch b = load(group, ordinal++);
+                Batch b = load(indices, ordinal);
+                if (++group % options.groupsPerOrdinal() == 0) {
+                    ordinal++;
+                }
                 if (b != null && !offer(new Slot(b, null))) {
                     b.close();
                     return;

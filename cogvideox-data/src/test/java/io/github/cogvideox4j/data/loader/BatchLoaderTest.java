@@ -263,4 +263,27 @@ class BatchLoaderTest {
         }
         assertThat(first).containsExactlyElementsOf(second).doesNotHaveDuplicates();
     }
+
+    @Test
+    void aSampleGetsTheSameSeedHoweverItsGlobalBatchIsCutIntoGroups() {
+        // one global batch {4, 7, 2, 9}: whole, or as two groups sharing the batch's ordinal (a rank's micro-batches)
+        java.util.Map<Integer, Long> whole = new ConcurrentHashMap<>();
+        java.util.Map<Integer, Long> cut = new ConcurrentHashMap<>();
+        for (boolean split : new boolean[] {false, true}) {
+            java.util.Map<Integer, Long> sink = split ? cut : whole;
+            SampleSource s = (index, seed, manager) -> {
+                sink.put(index, seed);
+                return new TrainingSample(index, "x", manager.zeros(new Shape(1, 1, 1, 1)),
+                        manager.zeros(new Shape(1, 1)), Optional.empty());
+            };
+            List<int[]> groups = split ? plan(new int[] {4, 7}, new int[] {2, 9}, new int[] {1, 3}, new int[] {5, 6})
+                    : plan(new int[] {4, 7, 2, 9}, new int[] {1, 3, 5, 6});
+            try (NDManager root = NDManager.newBaseManager();
+                    BatchLoader loader = new BatchLoader(groups, s, root,
+                            new LoaderOptions(2, BadSamplePolicy.FAIL, 5, 10).withGroupsPerOrdinal(split ? 2 : 1))) {
+                loader.forEachRemaining(Batch::close);
+            }
+        }
+        assertThat(cut).isEqualTo(whole).hasSize(8);
+    }
 }

@@ -32,7 +32,10 @@ import io.github.cogvideox4j.lora.train.SyntheticLatentDataset;
 import io.github.cogvideox4j.lora.train.TrainingConfig;
 import io.github.cogvideox4j.lora.train.TrainingListener;
 import io.github.cogvideox4j.lora.train.TrainingRun;
+import io.github.cogvideox4j.core.dist.ProcessGroup;
+import java.io.OutputStream;
 import java.io.PrintStream;
+import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -50,6 +53,12 @@ import picocli.CommandLine.Option;
  * latent dataset over three buckets — prints progress and held-out losses, exports the LoRA and checks that the loss
  * fell. With {@code --config run.yaml} the same command trains what the file describes (a real Diffusers model folder,
  * or a built-in tiny one); a run resumes from its newest checkpoint.
+ *
+ * <p>As one rank of several ({@code cogvideox launch}, or torchrun-style variables): the ranks form a group from the
+ * environment (timeout {@code distributed.timeout_seconds}, or the launcher's; the config's fingerprint must match on
+ * every rank), {@code batch_size} is the per-rank micro-batch and the sampler plans global batches of
+ * {@code batch_size × gradient_accumulation × world size}. Only rank 0 prints, writes metrics, TensorBoard and the loss
+ * curve, validates and exports; every rank takes part in the checkpoints, which live in the shared output folder.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Fine-tune CogVideoX (default: the built-in tiny CogVideoX1.5-I2V LoRA demo).")
@@ -77,22 +86,42 @@ final class TrainCommand implements Callable<Integer> {
                 false, 300, 2, 1, 5e-3, List.of(0.9, 0.95), 1e-8, 1e-4,
                 new TrainingConfig.LrScheduleSettings("constant", 0, 1), 1.0, 42, 50, 2, 50,
                 TrainingConfig.NonFinite.SKIP, false, TrainingConfig.MixedPrecision.FP32, TrainingConfig.Rope.PIPELINE,
-                null, 0.0, 0.05, 2.0, false);
+                null, 0.0, 0.05, 2.0, false, TrainingConfig.Distributed.DEFAULT);
+    }
+
+    /** The group options of a run: the config's timeout unless the launcher set one, and the config's fingerprint. */
+    static ProcessGroup.Options groupOptions(TrainingConfig cfg, Map<String, String> env) {
+        String t = env.get(RankRuntime.TIMEOUT_ENV);
+        if (t != null && !t.isBlank()) {
+            return RankRuntime.groupOptions(env, cfg.fingerprint());
+        }
+        return ProcessGroup.Options.builder().timeout(Duration.ofSeconds(cfg.distributed().timeoutSeconds()))
+                .fingerprint(cfg.fingerprint()).build();
     }
 
     @Override
     public Integer call() throws Exception {
-        PrintStream out = System.out;
         TrainingConfig cfg = (configFile == null ? demoConfig() : TrainingConfig.read(configFile));
         if (!overrides.isEmpty()) {
             cfg = cfg.withOverrides(overrides);
         }
         cfg.validate();
+        try (ProcessGroup group = ProcessGroup.fromEnvironment(groupOptions(cfg, System.getenv()))) {
+            return train(cfg, group);
+        }
+    }
+
+    private Integer train(TrainingConfig cfg, ProcessGroup group) throws Exception {
+        boolean coordinator = group.isCoordinator();
+        // one voice: only rank 0 prints
+        PrintStream out = coordinator ? System.out : new PrintStream(OutputStream.nullOutputStream());
         Path output = cfg.outputDir();
         Files.createDirectories(output);
-        if (fresh) {
+        if (fresh && coordinator) {
             deleteRecursively(output.resolve("checkpoints"));
         }
+        int world = group.worldSize();
+        int globalBatch = Math.multiplyExact(Math.multiplyExact(cfg.batchSize(), cfg.gradientAccumulation()), world);
         Engine.getInstance().setRandomSeed((int) cfg.seed());
         try (NDManager manager = NDManager.newBaseManager();
                 CogVideoXTransformer model = loadModel(cfg, manager)) {
@@ -125,7 +154,7 @@ final class TrainCommand implements Callable<Integer> {
                     }
                 }
                 data = new CachedSampleSource(cache, keys, sources);
-                sampler = new BucketSampler(samples, SamplerConfig.of(cfg.batchSize(), cfg.seed()));
+                sampler = new BucketSampler(samples, SamplerConfig.of(globalBatch, cfg.seed()));
                 trainSamples = keys.size();
             } else {
                 for (Bucket b : cfg.data().synthetic().buckets()) {
@@ -137,13 +166,19 @@ final class TrainCommand implements Callable<Integer> {
                         trainSamples + held, 4, cfg.seed());
                 data = synthetic;
                 sampler = new BucketSampler(synthetic.samples().subList(0, trainSamples),
-                        SamplerConfig.of(cfg.batchSize(), cfg.seed()));
+                        SamplerConfig.of(globalBatch, cfg.seed()));
                 heldOut = heldOutBatches(trainSamples, latentBuckets.size(), cfg.batchSize());
             }
             out.printf("CogVideoX4J train: %s (%s), %s; %d samples; %d steps; MKL vendor switch %s%n",
                     cfg.model().builtin() != null ? "built-in " + cfg.model().builtin() : cfg.model().path(),
                     config.variant(), cfg.fullFinetune() ? "full fine-tune" : "LoRA r" + cfg.lora().rank()
                             + " alpha " + cfg.lora().alpha(), trainSamples, cfg.steps(), MklSwitch.describe());
+            if (world > 1 || cfg.gradientAccumulation() > 1) {
+                out.printf("%d rank%s: global batch %d = batch_size %d x gradient_accumulation %d x %d rank%s%s%n",
+                        world, world == 1 ? "" : "s", globalBatch, cfg.batchSize(), cfg.gradientAccumulation(), world,
+                        world == 1 ? "" : "s", cfg.fullFinetune() && world > 1
+                                ? "; AdamW state sharded over the ranks (ZeRO-1)" : "");
+            }
             out.println(sampler.report().format());
             if (dryRun) {
                 printEstimate(out, cfg, config, latentBuckets);
@@ -153,7 +188,7 @@ final class TrainCommand implements Callable<Integer> {
             try {
                 ConsoleProgress progress = new ConsoleProgress(out, cfg.steps());
                 FineTuner.Builder builder = FineTuner.builder(model, scheduler(cfg, config))
-                        .lora(lora)
+                        .lora(lora).processGroup(group)
                         .optimizer(AdamW.builder().learningRate(cfg.learningRate()).betas(cfg.beta1(), cfg.beta2())
                                 .epsilon(cfg.epsilon()).weightDecay(cfg.weightDecay()).build())
                         .schedule(cfg.schedule()).maxGradNorm(cfg.maxGradNorm()).seed(cfg.seed())
@@ -163,20 +198,26 @@ final class TrainCommand implements Callable<Integer> {
                         .rope(cfg.rope() == TrainingConfig.Rope.PIPELINE ? FineTuner.RopeRule.PIPELINE
                                 : FineTuner.RopeRule.DIFFUSERS_480X720)
                         .imageLatentDropout(cfg.imageLatentDropout()).captionDropout(cfg.captionDropout())
-                        .sincosAtUntrainedSize(cfg.sincosAtUntrainedSize()).listener(progress);
-                for (TrainingListener l : Listeners.standard(output, cfg.steps())) {
-                    builder.listener(l);
+                        .sincosAtUntrainedSize(cfg.sincosAtUntrainedSize());
+                if (coordinator) {
+                    builder.listener(progress);
+                    for (TrainingListener l : Listeners.standard(output, cfg.steps())) {
+                        builder.listener(l);
+                    }
                 }
                 try (FineTuner tuner = builder.build()) {
                     TrainingRun.Builder run = TrainingRun.builder(tuner, sampler, data).totalSteps(cfg.steps())
                             .gradientAccumulation(cfg.gradientAccumulation())
-                            .checkpoints(CheckpointStore.open(output.resolve("checkpoints"), cfg.keepLast()),
+                            .checkpoints(CheckpointStore.open(output.resolve("checkpoints"), cfg.keepLast(), group),
                                     cfg.checkpointEvery() > 0 ? cfg.checkpointEvery() : cfg.steps())
                             .outputDir(output).config(cfg.toTree()).description(config.variant() + " fine-tune");
                     if (cfg.validationEvery() > 0 && !heldOut.isEmpty()) {
                         run.validation(heldOut, cfg.validationEvery());
                     }
                     List<StepResult> results = run.build().run();
+                    if (!coordinator) {
+                        return 0;
+                    }
                     if (lora != null) {
                         Path loraFile = output.resolve("pytorch_lora_weights.safetensors");
                         lora.save(loraFile);

@@ -72,36 +72,55 @@ public final class AdamW implements AutoCloseable {
         for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
             checkArgument(e.getValue().hasGradient(), "parameter %s does not require gradients", e.getKey());
         }
-        step++;
-        double bc1 = 1 - Math.pow(beta1, step);
-        double bc2 = 1 - Math.pow(beta2, step);
-        double stepSize = learningRate / bc1;
-        double bc2Sqrt = Math.sqrt(bc2);
+        long t = beginStep();
         try (NoGrad ignored = NoGrad.enter()) {
             for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
                 NDArray p = e.getValue();
                 NDArray[] mv = momentsOf(e.getKey(), p);
                 try (NDManager scope = stateManager.newSubManager()) {
-                    NDArray g = Gradients.of(p, scope);
-                    if (g.getDataType() != DataType.FLOAT32) {
-                        g = g.toType(DataType.FLOAT32, false);
-                    }
-                    NDArray m = mv[0];
-                    NDArray v = mv[1];
-                    // 1. decoupled weight decay
-                    p.muli((float) (1 - learningRate * weightDecay));
-                    // 2. moments: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g g
-                    m.muli((float) beta1).addi(g.mul((float) (1 - beta1)));
-                    v.muli((float) beta2).addi(g.mul((float) (1 - beta2)).mul(g));
-                    // 3. p += -(lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
-                    NDArray denom = scoped(v.sqrt(), scope).div((float) bc2Sqrt).add((float) epsilon);
-                    NDArray update = scoped(m.div(denom), scope).mul((float) -stepSize);
-                    p.addi(update.getDataType() == p.getDataType() ? update
-                            : update.toType(p.getDataType(), false));
+                    update(p, Gradients.of(p, scope), mv[0], mv[1], t, scope);
                 }
                 Gradients.clear(p);
             }
         }
+    }
+
+    /** Counts one more step (shared by every parameter, or by every shard of a sharded state). */
+    long beginStep() {
+        return ++step;
+    }
+
+    /**
+     * The element-wise update of one array at step {@code t}, in place on {@code p}, {@code m} and {@code v} — the
+     * only implementation of the math, used for whole parameters here and for flat shards by {@link ShardedAdamW}.
+     * Call under no-grad.
+     *
+     * @param p the parameter (or a flat shard of parameters)
+     * @param g its gradient, same shape (widened to FLOAT32 when it is not)
+     * @param m the first moment, FLOAT32, same shape
+     * @param v the second moment, FLOAT32, same shape
+     * @param t the 1-based step
+     * @param scope owns the temporaries
+     */
+    void update(NDArray p, NDArray g, NDArray m, NDArray v, long t, NDManager scope) {
+        double bc1 = 1 - Math.pow(beta1, t);
+        double bc2 = 1 - Math.pow(beta2, t);
+        double stepSize = learningRate / bc1;
+        double bc2Sqrt = Math.sqrt(bc2);
+        if (g.getDataType() != DataType.FLOAT32) {
+            g = scoped(g.toType(DataType.FLOAT32, false), scope);
+        }
+        // 1. decoupled weight decay
+        p.muli((float) (1 - learningRate * weightDecay));
+        // 2. moments: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g g
+        m.muli((float) beta1).addi(scoped(g.mul((float) (1 - beta1)), scope));
+        v.muli((float) beta2).addi(scoped(scoped(g.mul((float) (1 - beta2)), scope).mul(g), scope));
+        // 3. p += -(lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
+        NDArray denom = scoped(scoped(scoped(v.sqrt(), scope).div((float) bc2Sqrt), scope).add((float) epsilon),
+                scope);
+        NDArray update = scoped(scoped(m.div(denom), scope).mul((float) -stepSize), scope);
+        p.addi(update.getDataType() == p.getDataType() ? update
+                : scoped(update.toType(p.getDataType(), false), scope));
     }
 
     private static NDArray scoped(NDArray a, NDManager scope) {

@@ -10,7 +10,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.SafetensorsWriter;
@@ -42,23 +44,40 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A folder of training checkpoints, written atomically and pruned to the newest {@code keepLast}.
+ * A folder of training checkpoints, written atomically (by one process or by all ranks of a run together) and
+ * pruned to the newest {@code keepLast}.
  *
- * <p>Layout: {@code <dir>/checkpoint-<step, 9 digits>/} holding {@code tensors.safetensors} (the tensors: LoRA or
- * full weights, optimizer moments, whatever the trainer passes; the save order is kept in the metadata key
- * {@value #ORDER_KEY}) and {@code state.json} (the caller's JSON state: schedule, sampler and RNG positions, config,
- * provenance — see {@link Provenance}).
+ * <p>Layout: {@code <dir>/checkpoint-<step, 9 digits>/} holding
+ * <ul>
+ *   <li>{@code tensors.safetensors} (rank 0: the tensors — LoRA or full weights, replicated optimizer moments,
+ *       whatever the trainer passes; the save order is kept in the metadata key {@value #ORDER_KEY});</li>
+ *   <li>{@code state.json} (rank 0: the caller's JSON state — schedule, sampler and RNG positions, config,
+ *       provenance, see {@link Provenance});</li>
+ *   <li>{@code optimizer-rank-<r>-of-<W>.safetensors} (rank {@code r}, when it has a shard to save: its part of a
+ *       sharded optimizer state);</li>
+ *   <li>{@value #MANIFEST_FILE}, written last by rank 0: {@code format}, {@code step}, {@code world_size}, the
+ *       {@code files} of every rank, and the caller's fields (global batch size, the shard layout). A folder without
+ *       a readable manifest, or whose manifest names a file that is not there, is not a checkpoint:
+ *       {@link #list} and {@link #latest} ignore it.</li>
+ * </ul>
  *
  * <p>How a save stays safe: every tensor and every number of the state is checked first, and a non-finite value
  * (or a data type that cannot be written) fails with {@link CheckpointException} before anything touches the disk.
- * The files are then written into a hidden temporary folder {@code .checkpoint-<step>.tmp-<uuid>} in {@code dir}
- * (same file system), each forced to disk, the folder forced, and moved to its final name in one atomic rename. If
- * anything fails (disk full, folder unwritable), the temporary folder is deleted, existing checkpoints are left as
- * they were, and an {@link IOException} says which path failed and why. A crash mid-save leaves only a temporary
- * folder, which {@link #latest} and {@link #list} ignore and the next {@link #open} deletes. Saving a step that
- * already has a checkpoint replaces it (the old one is moved aside first and restored if the move fails).
+ * The files are then written into a hidden temporary folder {@code .checkpoint-<step>.tmp-ranks} in {@code dir}
+ * (same file system), each forced to disk; then the manifest, the folder is forced and moved to its final name in one
+ * atomic rename. If anything fails (disk full, folder unwritable), the temporary folder is deleted, existing
+ * checkpoints are left as they were, and an {@link IOException} says which path failed and why. A crash mid-save
+ * leaves only a temporary folder, which {@link #latest} and {@link #list} ignore and the next {@link #open} deletes.
+ * Saving a step that already has a checkpoint replaces it (the old one is moved aside first and restored if the move
+ * fails).
  *
- * <p>Thread safety: one writer per folder (one training process); not safe for concurrent saves. Reading with
+ * <p>Several ranks ({@link #save(ProcessGroup, long, Map, ObjectNode, Map, ObjectNode)}): the folder must be on a file
+ * system every rank sees. Rank 0 creates the temporary folder; the ranks agree (an all-reduce of success flags) that
+ * it exists, write their files into it, agree that every file is written, and rank 0 writes the manifest, renames and
+ * prunes; a last agreement tells every rank whether the checkpoint exists. A failure on any rank fails the save on
+ * every rank (naming the ranks that failed) and removes the temporary folder.
+ *
+ * <p>Thread safety: one writer per folder (one training run); not safe for concurrent saves. Reading with
  * {@link #latest} or {@link #list} while another process saves sees either the old or the new set of complete
  * checkpoints.
  */
@@ -71,6 +90,10 @@ public final class CheckpointStore {
     public static final String STATE_FILE = "state.json";
     /** Safetensors metadata key holding the JSON array of tensor names in save order. */
     public static final String ORDER_KEY = "cogvideox4j.tensor_order";
+    /** The manifest inside a checkpoint folder, written last: without it the folder is not a checkpoint. */
+    public static final String MANIFEST_FILE = "manifest.json";
+    /** The manifest's {@code format} value. */
+    public static final String FORMAT = "cogvideox4j-checkpoint/1";
 
     private static final Logger LOG = LoggerFactory.getLogger(CheckpointStore.class);
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -129,6 +152,36 @@ public final class CheckpointStore {
         return open(dir, keepLast, DISK);
     }
 
+    /**
+     * Opens the checkpoint folder of a multi-rank run: rank 0 creates it and deletes what crashed saves left while
+     * the other ranks wait at a barrier (so that no two ranks tidy the same folder); then every rank uses it.
+     *
+     * @param dir the folder that holds the {@code checkpoint-*} folders, on a file system every rank sees
+     * @param keepLast how many of the newest checkpoints to keep after each save (&gt;= 1)
+     * @param group the ranks of the run (collective: every rank calls this)
+     * @return the store
+     * @throws IOException as {@link #open(Path, int)} (on rank 0; the other ranks then fail at the barrier or find
+     *     no folder)
+     */
+    public static CheckpointStore open(Path dir, int keepLast, ProcessGroup group) throws IOException {
+        checkNotNull(group, "group");
+        CheckpointStore store = null;
+        if (group.isCoordinator()) {
+            store = open(dir, keepLast, DISK);
+        }
+        group.barrier();
+        if (store == null) {
+            checkArgument(keepLast >= 1, "keepLast must be >= 1, got %s", keepLast);
+            Path abs = dir.toAbsolutePath().normalize();
+            if (!Files.isDirectory(abs)) {
+                throw new IOException("rank " + group.rank() + ": the checkpoint folder " + abs + " that rank 0"
+                        + " created is not visible here; it must be on a file system every rank shares");
+            }
+            store = new CheckpointStore(abs, keepLast, DISK);
+        }
+        return store;
+    }
+
     static CheckpointStore open(Path dir, int keepLast, Sink sink) throws IOException {
         checkNotNull(dir, "dir");
         checkArgument(keepLast >= 1, "keepLast must be >= 1, got %s", keepLast);
@@ -154,7 +207,8 @@ public final class CheckpointStore {
     }
 
     /**
-     * Writes a checkpoint atomically, then deletes all but the newest {@link #keepLast()} checkpoints.
+     * Writes a checkpoint atomically, then deletes all but the newest {@link #keepLast()} checkpoints (one process:
+     * the manifest says world size 1).
      *
      * <p>The arrays are only read (one host copy at a time), never closed or modified; do not call this inside a
      * {@code GradientCollector}. The state is copied; it must hold only finite numbers.
@@ -168,34 +222,190 @@ public final class CheckpointStore {
      * @throws IOException if writing fails; the partial checkpoint is deleted and earlier checkpoints stay intact
      */
     public Path save(long step, Map<String, NDArray> tensors, ObjectNode state) throws IOException {
+        return save(ProcessGroup.single(), step, tensors, state, Map.of(), JSON.createObjectNode());
+    }
+
+    /**
+     * Writes a checkpoint with every rank of a run (collective: every rank calls it with the same step), atomically;
+     * rank 0 then prunes to the newest {@link #keepLast()}.
+     *
+     * @param group the ranks of the run
+     * @param step the step the checkpoint holds (&gt;= 0)
+     * @param tensors rank 0: name to array for {@code tensors.safetensors} (as {@link #save(long, Map, ObjectNode)});
+     *     ignored on other ranks (may be empty)
+     * @param state rank 0: the JSON state; ignored on other ranks (may be {@code null})
+     * @param shard this rank's own tensors (its optimizer shard), written to
+     *     {@link #shardFileName(int, int) optimizer-rank-<r>-of-<W>.safetensors}; empty: no file
+     * @param manifestFields rank 0: fields added to the manifest (they must not be {@code format}, {@code step},
+     *     {@code world_size}, {@code files} or {@code shards}); ignored on other ranks
+     * @return the final checkpoint folder (on every rank)
+     * @throws CheckpointException if content on this rank is refused (nothing is written on any rank then)
+     * @throws IOException if writing fails on any rank, naming the ranks; the partial checkpoint is deleted and
+     *     earlier checkpoints stay intact
+     */
+    public Path save(ProcessGroup group, long step, Map<String, NDArray> tensors, ObjectNode state,
+            Map<String, NDArray> shard, ObjectNode manifestFields) throws IOException {
+        checkNotNull(group, "group");
         checkArgument(step >= 0, "step must be >= 0, got %s", step);
-        checkNotNull(tensors, "tensors");
-        checkNotNull(state, "state");
+        checkNotNull(shard, "shard");
+        boolean coordinator = group.isCoordinator();
+        int rank = group.rank();
+        int world = group.worldSize();
         Path target = dir.resolve(folderName(step));
-        // 1. Refuse bad content before touching the disk.
-        checkTensors(target, tensors);
-        checkFinite(target, "", state);
-        byte[] stateBytes;
+        Path tmp = dir.resolve("." + folderName(step) + ".tmp-ranks");
+        String shardName = shardFileName(rank, world);
+
+        // 1. Refuse bad content before touching the disk; rank 0 makes the temporary folder.
+        byte[] stateBytes = null;
+        Map<String, String> metadata = null;
+        Exception failure = null;
         try {
-            stateBytes = JSON.writeValueAsBytes(state);
-        } catch (JsonProcessingException e) {
-            throw new CheckpointException(target + ": the state cannot be serialised as JSON: " + e.getMessage(), e);
+            checkTensors(target, shard, shardName + ", ");
+            if (coordinator) {
+                checkNotNull(tensors, "tensors");
+                checkNotNull(state, "state");
+                checkTensors(target, tensors, "");
+                checkFinite(target, "", state);
+                try {
+                    stateBytes = JSON.writeValueAsBytes(state);
+                } catch (JsonProcessingException e) {
+                    throw new CheckpointException(target + ": the state cannot be serialised as JSON: "
+                            + e.getMessage(), e);
+                }
+                metadata = metadata(step, tensors.keySet());
+                if (Files.exists(tmp, LinkOption.NOFOLLOW_LINKS)) {
+                    deleteRecursively(tmp);          // left by a crashed save of the same step
+                }
+                Files.createDirectory(tmp);
+            }
+        } catch (IOException | RuntimeException e) {
+            failure = e;
         }
+        agree(group, failure, false, step, target, tmp);
+
+        // 2. Every rank writes its files into the temporary folder, each forced to disk.
+        try {
+            if (coordinator) {
+                sink.writeTensors(tmp.resolve(TENSORS_FILE), tensors, metadata);
+                sink.writeBytes(tmp.resolve(STATE_FILE), stateBytes);
+            }
+            if (!shard.isEmpty()) {
+                Map<String, String> md = metadata(step, shard.keySet());
+                md.put("rank", Integer.toString(rank));
+                md.put("world_size", Integer.toString(world));
+                sink.writeTensors(tmp.resolve(shardName), shard, md);
+            }
+        } catch (IOException | RuntimeException e) {
+            failure = e;
+        }
+        double[] shards = agree(group, failure, !shard.isEmpty(), step, target, tmp);
+
+        // 3. Rank 0: the manifest last, then the atomic rename and pruning.
+        if (coordinator) {
+            try {
+                ObjectNode manifest = JSON.createObjectNode();
+                manifest.put("format", FORMAT);
+                manifest.put("step", step);
+                manifest.put("world_size", world);
+                ArrayNode files = manifest.putArray("files").add(TENSORS_FILE).add(STATE_FILE);
+                ArrayNode shardFiles = manifest.putArray("shards");
+                for (int r = 0; r < world; r++) {
+                    if (shards[world + r] > 0) {
+                        files.add(shardFileName(r, world));
+                        shardFiles.add(shardFileName(r, world));
+                    } else {
+                        shardFiles.addNull();
+                    }
+                }
+                for (Map.Entry<String, JsonNode> f : manifestFields.properties()) {
+                    checkArgument(!manifest.has(f.getKey()), "manifest field '%s' is reserved", f.getKey());
+                    manifest.set(f.getKey(), f.getValue().deepCopy());
+                }
+                checkFinite(target, "manifest", manifest);
+                sink.writeBytes(tmp.resolve(MANIFEST_FILE), JSON.writeValueAsBytes(manifest));
+                forceDirectory(tmp);
+                publish(step, target, tmp);
+            } catch (IOException | RuntimeException e) {
+                failure = e;
+            }
+        }
+        agree(group, failure, false, step, target, tmp);
+        if (coordinator) {
+            LOG.info("saved checkpoint of step {} to {} ({} tensors{})", step, target, tensors.size(),
+                    world > 1 ? ", " + world + " ranks" : "");
+            prune();
+        }
+        return target;
+    }
+
+    /**
+     * @param rank a rank
+     * @param world the world size
+     * @return the name of that rank's shard file, e.g. {@code optimizer-rank-00001-of-00002.safetensors}
+     */
+    public static String shardFileName(int rank, int world) {
+        return String.format(Locale.ROOT, "optimizer-rank-%05d-of-%05d.safetensors", rank, world);
+    }
+
+    private static Map<String, String> metadata(long step, java.util.Collection<String> names)
+            throws JsonProcessingException {
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put("format", "pt");
         metadata.put("step", Long.toString(step));
         metadata.put(ORDER_KEY, JSON.copy().disable(SerializationFeature.INDENT_OUTPUT)
-                .writeValueAsString(new ArrayList<>(tensors.keySet())));
+                .writeValueAsString(new ArrayList<>(names)));
+        return metadata;
+    }
 
-        // 2. Write into a temporary folder, force, and rename.
-        Path tmp = dir.resolve("." + folderName(step) + ".tmp-" + UUID.randomUUID());
+    /**
+     * One agreement round: every rank says whether it failed (and whether it wrote a shard); if any rank failed,
+     * rank 0 removes the temporary folder and every rank throws — this rank's own failure as it was, or an
+     * {@link IOException} naming the ranks that failed.
+     *
+     * @return the flags: {@code [0, W)} failed, {@code [W, 2W)} wrote a shard
+     */
+    private double[] agree(ProcessGroup group, Exception failure, boolean wroteShard, long step, Path target,
+            Path tmp) throws IOException {
+        int world = group.worldSize();
+        double[] flags = new double[2 * world];
+        flags[group.rank()] = failure == null ? 0 : 1;
+        flags[world + group.rank()] = wroteShard ? 1 : 0;
+        group.allReduce(ProcessGroup.ReduceOp.SUM, flags);
+        List<Integer> failed = new ArrayList<>();
+        for (int r = 0; r < world; r++) {
+            if (flags[r] > 0) {
+                failed.add(r);
+            }
+        }
+        if (failed.isEmpty()) {
+            return flags;
+        }
+        if (group.isCoordinator() && Files.exists(tmp, LinkOption.NOFOLLOW_LINKS)) {
+            deleteQuietly(tmp);
+        }
+        if (failure instanceof CheckpointException c) {
+            throw c;
+        }
+        if (failure instanceof IOException io) {
+            throw new IOException("cannot save the checkpoint of step " + step + " to " + target + ": "
+                    + describe(io) + (world > 1 ? " (rank " + group.rank() + ")" : "") + "; the partial checkpoint"
+                    + " was removed and the earlier checkpoints in " + dir + " are intact", io);
+        }
+        if (failure instanceof RuntimeException r) {
+            throw r;
+        }
+        throw new IOException("cannot save the checkpoint of step " + step + " to " + target + ": rank"
+                + (failed.size() == 1 ? " " : "s ") + failed.stream().map(String::valueOf)
+                        .collect(java.util.stream.Collectors.joining(", "))
+                + " failed (see " + (failed.size() == 1 ? "its" : "their") + " log); the partial checkpoint was"
+                + " removed and the earlier checkpoints in " + dir + " are intact");
+    }
+
+    /** Moves the finished temporary folder to its final name, replacing an older checkpoint of the same step. */
+    private void publish(long step, Path target, Path tmp) throws IOException {
         Path aside = null;
         boolean done = false;
         try {
-            Files.createDirectory(tmp);
-            sink.writeTensors(tmp.resolve(TENSORS_FILE), tensors, metadata);
-            sink.writeBytes(tmp.resolve(STATE_FILE), stateBytes);
-            forceDirectory(tmp);
             if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                 aside = dir.resolve("." + folderName(step) + ".old-" + UUID.randomUUID());
                 move(target, aside);
@@ -204,7 +414,6 @@ public final class CheckpointStore {
             forceDirectory(dir);
             done = true;
         } catch (IOException | RuntimeException e) {
-            deleteQuietly(tmp);
             if (aside != null && !Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                 try {
                     move(aside, target);
@@ -213,20 +422,12 @@ public final class CheckpointStore {
                     e.addSuppressed(restore);
                 }
             }
-            if (e instanceof IOException io) {
-                throw new IOException("cannot save the checkpoint of step " + step + " to " + target + ": "
-                        + describe(io) + "; the partial checkpoint was removed and the earlier checkpoints in "
-                        + dir + " are intact", e);
-            }
-            throw (RuntimeException) e;
+            throw e;
         } finally {
             if (done && aside != null) {
                 deleteQuietly(aside);
             }
         }
-        LOG.info("saved checkpoint of step {} to {} ({} tensors)", step, target, tensors.size());
-        prune();
-        return target;
     }
 
     /**
@@ -252,7 +453,8 @@ public final class CheckpointStore {
     }
 
     /**
-     * The complete checkpoints (folders named {@code checkpoint-<digits>} holding both files), oldest first.
+     * The complete checkpoints (folders named {@code checkpoint-<digits>} holding a readable manifest and every file
+     * it names), oldest first.
      *
      * @return their folders, ordered by step
      * @throws IOException if the folder cannot be listed
@@ -261,8 +463,7 @@ public final class CheckpointStore {
         List<Path> out = new ArrayList<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
             for (Path p : entries) {
-                if (stepOf(p).isPresent() && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)
-                        && Files.isRegularFile(p.resolve(TENSORS_FILE)) && Files.isRegularFile(p.resolve(STATE_FILE))) {
+                if (stepOf(p).isPresent() && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && isComplete(p)) {
                     out.add(p);
                 }
             }
@@ -278,7 +479,8 @@ public final class CheckpointStore {
      * @param manager where the tensors are created; the caller owns them
      * @return the checkpoint, tensors in save order
      * @throws IOException if a file is missing or unreadable
-     * @throws CheckpointException if the folder name has no step or {@code state.json} is not a JSON object
+     * @throws CheckpointException if the folder name has no step, the manifest is missing or invalid, or
+     *     {@code state.json} is not a JSON object
      * @throws io.github.cogvideox4j.core.io.SafetensorsFormatException if the tensor file is malformed
      */
     public static Checkpoint read(Path checkpointDir, NDManager manager) throws IOException {
@@ -286,6 +488,7 @@ public final class CheckpointStore {
         checkNotNull(manager, "manager");
         long step = stepOf(checkpointDir).orElseThrow(() -> new CheckpointException(checkpointDir
                 + ": not a checkpoint folder (expected a name like " + folderName(12) + ")"));
+        ObjectNode manifest = readManifest(checkpointDir);
         ObjectNode state = readState(checkpointDir.resolve(STATE_FILE));
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         boolean ok = false;
@@ -301,7 +504,7 @@ public final class CheckpointStore {
                 tensors.values().forEach(NDArray::close);
             }
         }
-        return new Checkpoint(step, checkpointDir, tensors, state);
+        return new Checkpoint(step, checkpointDir, tensors, state, manifest);
     }
 
     /**
@@ -314,6 +517,44 @@ public final class CheckpointStore {
     }
 
     // ---------------------------------------------------------------------------------------------------------
+
+    /** Whether a folder has a manifest of this format naming files that are all there. */
+    private static boolean isComplete(Path folder) {
+        try {
+            ObjectNode manifest = readManifest(folder);
+            for (JsonNode f : manifest.get("files")) {
+                if (!Files.isRegularFile(folder.resolve(f.asText()))) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Reads and checks a checkpoint's manifest.
+     *
+     * @param checkpointDir a {@code checkpoint-<step>} folder
+     * @return the manifest
+     * @throws IOException if it cannot be read
+     * @throws CheckpointException if it is missing, not this format, or has no {@code files} / {@code world_size}
+     */
+    public static ObjectNode readManifest(Path checkpointDir) throws IOException {
+        Path file = checkpointDir.resolve(MANIFEST_FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new CheckpointException(checkpointDir + ": no " + MANIFEST_FILE + " (an interrupted save or an "
+                    + "older layout): not a complete checkpoint");
+        }
+        ObjectNode m = readState(file);
+        if (!FORMAT.equals(m.path("format").asText()) || !m.path("files").isArray()
+                || !m.path("world_size").canConvertToInt() || m.path("world_size").asInt() < 1) {
+            throw new CheckpointException(file + ": expected a manifest of format " + FORMAT + " with 'files' and "
+                    + "'world_size'");
+        }
+        return m;
+    }
 
     static Optional<Long> stepOf(Path folder) {
         Path name = folder.getFileName();
@@ -356,13 +597,13 @@ public final class CheckpointStore {
         return new ArrayList<>(reader.names());
     }
 
-    private static void checkTensors(Path target, Map<String, NDArray> tensors) {
+    private static void checkTensors(Path target, Map<String, NDArray> tensors, String file) {
         // Data types first (no engine call on an array that cannot be written), then values.
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
             checkNotNull(e.getKey(), "tensor name");
             NDArray a = checkNotNull(e.getValue(), "array of tensor '%s'", e.getKey());
             if (!WRITABLE.contains(a.getDataType())) {
-                throw new CheckpointException(target + ", tensor '" + e.getKey() + "': data type "
+                throw new CheckpointException(target + ", " + file + "tensor '" + e.getKey() + "': data type "
                         + a.getDataType() + " cannot be written (expected one of " + WRITABLE + "); nothing was"
                         + " written");
             }
@@ -370,7 +611,7 @@ public final class CheckpointStore {
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
             long bad = nonFiniteCount(e.getValue());
             if (bad > 0) {
-                throw new CheckpointException(target + ", tensor '" + e.getKey() + "' (shape "
+                throw new CheckpointException(target + ", " + file + "tensor '" + e.getKey() + "' (shape "
                         + e.getValue().getShape() + "): " + bad + " NaN or infinite values; expected only finite"
                         + " values, nothing was written");
             }

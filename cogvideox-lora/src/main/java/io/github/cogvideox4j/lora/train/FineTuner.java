@@ -10,6 +10,7 @@ import com.google.common.base.Preconditions;
 import io.github.cogvideox4j.core.CogVideoXException;
 import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
+import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.core.embed.RopeGrid;
 import io.github.cogvideox4j.core.embed.RotaryPositionalEmbedding3d;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
@@ -31,17 +32,29 @@ import org.slf4j.LoggerFactory;
  * (every parameter). {@link #step(Batch...)} is one optimizer step, short enough to read and copy:
  *
  * <ol>
- *   <li>draw timesteps, noise and dropout coins from seeded streams derived from (seed, stream, step) — so a resumed
- *       run draws exactly what the uninterrupted one would have (DJL cannot save the engine's generator);</li>
+ *   <li>draw every sample's timestep, noise and dropout coins from seeded streams derived from (seed, stream, step,
+ *       the sample's position in the global batch) — so a resumed run draws exactly what the uninterrupted one would
+ *       have (DJL cannot save the engine's generator), and the draws do not depend on how the global batch is cut
+ *       into ranks and micro-batches;</li>
  *   <li>build the {@link TrainingInput} (RoPE per bucket with the pipeline's rule, or the Diffusers scripts'
  *       480x720-base rule; OFS for 1.5-I2V; image latents for I2V);</li>
  *   <li>loss and backward through {@link CogVideoXObjective} (with activation checkpointing when enabled), summed
  *       over gradient-accumulation micro-batches and averaged;</li>
- *   <li>global-norm clipping; a non-finite loss or gradient skips the update or stops the run, as configured;</li>
- *   <li>{@link AdamW} at the schedule's learning rate (it clears the gradients);</li>
+ *   <li>with a {@link ProcessGroup} of several ranks: the gradients are averaged over the ranks in flat buckets of
+ *       about 25 MB ({@link FlatLayout}) and the loss is summed over them, so the step's loss is the mean over
+ *       the global batch;</li>
+ *   <li>global-norm clipping (with several ranks, of the averaged gradients); a non-finite loss or gradient on any
+ *       rank skips the update or stops the run on every rank, as configured;</li>
+ *   <li>{@link AdamW} at the schedule's learning rate (it clears the gradients) — or, for a full fine-tune on
+ *       several ranks, {@link ShardedAdamW} (ZeRO-1: each rank keeps and updates the moments of its shard, the
+ *       updated parameters are all-gathered);</li>
  *   <li>a {@link StepResult} to the listeners.</li>
  * </ol>
  * Every temporary of a step lives in a sub-manager closed at the end of the step.
+ *
+ * <p>Data parallel: {@code batch_size} is the per-rank micro-batch; the global batch is micro-batch × accumulation ×
+ * world size. Every rank must call {@link #step} with the same number of micro-batches of the same size, its slice of
+ * the global batch (see {@link #step(Batch...)} for the positions); {@code TrainingRun} does the slicing.
  *
  * <p>Thread safety: not thread-safe; confine to one thread (DJL allows one gradient collector per process).
  */
@@ -87,6 +100,10 @@ public final class FineTuner implements AutoCloseable {
     private final boolean sincosAtUntrainedSize;
     private final List<TrainingListener> listeners;
     private final NDManager manager;
+    private final ProcessGroup group;
+    private final FlatLayout layout;
+    private final ReplicatedGradients replicated;
+    private final ShardedAdamW sharded;
     private long completedSteps;
     private int epoch;
 
@@ -115,6 +132,11 @@ public final class FineTuner implements AutoCloseable {
             this.trainable = model.namedParameters();
         }
         this.manager = NDManager.newBaseManager();
+        this.group = b.group;
+        this.layout = FlatLayout.of(trainable, b.bucketElements, group.worldSize());
+        boolean shard = b.shardOptimizerState != null ? b.shardOptimizerState : lora == null && group.worldSize() > 1;
+        this.sharded = shard ? new ShardedAdamW(optimizer, group, layout, manager) : null;
+        this.replicated = !shard && group.worldSize() > 1 ? new ReplicatedGradients(group, layout, manager) : null;
     }
 
     /**
@@ -131,9 +153,27 @@ public final class FineTuner implements AutoCloseable {
         return trainable;
     }
 
-    /** @return the optimizer (its state is what a checkpoint saves) */
+    /**
+     * @return the optimizer: its hyper-parameters, learning rate and step count; its moments too, unless the state is
+     *     sharded ({@link #shardedOptimizer()})
+     */
     public AdamW optimizer() {
         return optimizer;
+    }
+
+    /** @return the ZeRO-1 sharded optimizer state of a full fine-tune on several ranks, else empty */
+    public java.util.Optional<ShardedAdamW> shardedOptimizer() {
+        return java.util.Optional.ofNullable(sharded);
+    }
+
+    /** @return the ranks this fine-tuner trains with ({@link ProcessGroup#single()} by default) */
+    public ProcessGroup processGroup() {
+        return group;
+    }
+
+    /** @return the flat layout of the trainable parameters: gradient buckets and optimizer shards */
+    public FlatLayout layout() {
+        return layout;
     }
 
     /** @return the model being trained */
@@ -180,6 +220,12 @@ public final class FineTuner implements AutoCloseable {
      * One optimizer step over one or more micro-batches (gradient accumulation): every random draw comes from the
      * step streams. The batches stay owned by the caller.
      *
+     * <p>Positions in the global batch, which key every sample's draws: the samples of the micro-batches count on
+     * from {@code rank × n}, where {@code n} is the number of samples passed here (every rank passes as many), in
+     * order — rank {@code r} holds positions {@code [r·n, (r+1)·n)} of the global batch, as {@code TrainingRun}
+     * slices it. One process at batch size 2, one at batch size 1 with two micro-batches, and two ranks at batch size
+     * 1 therefore draw the same noise for the same samples.
+     *
      * @param microBatches batches of one bucket each (they may differ between micro-batches)
      * @return what the step did
      * @throws NonFiniteException under {@link NonFinitePolicy#STOP} when the loss or gradient is not finite
@@ -187,21 +233,29 @@ public final class FineTuner implements AutoCloseable {
     public StepResult step(Batch... microBatches) {
         Preconditions.checkArgument(microBatches.length > 0, "at least one batch");
         long stepNo = completedSteps + 1;
+        long local = 0;
+        for (Batch b : microBatches) {
+            local += b.size();
+        }
         try (NDManager s = manager.newSubManager()) {
             List<TrainingInput> inputs = new ArrayList<>();
             List<String> sources = new ArrayList<>();
-            for (int i = 0; i < microBatches.length; i++) {
-                inputs.add(inputFor(microBatches[i], stepNo, i, s, true));
-                sources.addAll(microBatches[i].sources());
+            long position = group.rank() * local;
+            for (Batch microBatch : microBatches) {
+                inputs.add(inputFor(microBatch, stepNo, position, s, true));
+                position += microBatch.size();
+                sources.addAll(microBatch.sources());
             }
             return step(inputs, bucketName(microBatches[0]), sources);
         }
     }
 
     /**
-     * One optimizer step over explicit inputs (every draw given: the research-loop form the golden tests use).
+     * One optimizer step over explicit inputs (every draw given: the research-loop form the golden tests use). With
+     * several ranks, each rank passes the inputs of its slice of the global batch (the same number of micro-batches
+     * of the same size on every rank); the group averages the gradients and the loss.
      *
-     * @param microInputs the micro-batches of the step, each a complete objective input
+     * @param microInputs this rank's micro-batches of the step, each a complete objective input
      * @param bucket a label for the listeners
      * @param sources the samples of the step, named when a non-finite value is reported
      * @return what the step did
@@ -229,24 +283,54 @@ public final class FineTuner implements AutoCloseable {
             lossSum += loss.getDouble();
             loss.close();
         }
-        double lossValue = lossSum / microInputs.size();
         if (microInputs.size() > 1) {
             scaleGradients(1.0 / microInputs.size());
         }
-        // 3. clipping (returns the pre-clip norm), non-finite guard
-        double gradNorm = maxGradNorm > 0 ? GradientClipper.clipGlobalNorm(trainable.values(), maxGradNorm)
-                : GradientClipper.globalNorm(trainable.values());
+        double lossValue;
+        double gradNorm;
+        float clip = 1f;
+        List<NDArray> parameters = new ArrayList<>(trainable.values());
+        if (sharded == null && replicated == null) {
+            lossValue = lossSum / microInputs.size();
+            // 3. clipping (returns the pre-clip norm), non-finite guard
+            gradNorm = maxGradNorm > 0 ? GradientClipper.clipGlobalNorm(trainable.values(), maxGradNorm)
+                    : GradientClipper.globalNorm(trainable.values());
+        } else {
+            // 3. average the gradients over the ranks; loss, squared norm and micro-batch count summed over them:
+            //    every rank then holds the same numbers and takes the same decisions
+            double sumSq = sharded != null ? sharded.reduce(parameters) : replicated.reduce(parameters);
+            double[] global = {lossSum, sumSq, microInputs.size()};
+            group.allReduce(ProcessGroup.ReduceOp.SUM, global);
+            if (global[2] != (double) microInputs.size() * group.worldSize()) {
+                throw new IllegalStateException("step " + stepNo + ": rank " + group.rank() + " ran "
+                        + microInputs.size() + " micro-batches, but the ranks ran " + (long) global[2]
+                        + " together (expected the same number on every rank)");
+            }
+            lossValue = global[0] / global[2];
+            float total = (float) Math.sqrt(global[1]);
+            gradNorm = total;
+            if (maxGradNorm > 0 && Float.isFinite(total)) {
+                clip = GradientClipper.coefficient(total, maxGradNorm);
+            }
+        }
         boolean skipped = false;
         if (!Double.isFinite(lossValue) || !Double.isFinite(gradNorm)) {
             trainable.values().forEach(Gradients::clear);
             String what = "step " + stepNo + ": loss " + lossValue + ", gradient norm " + gradNorm + " (samples "
-                    + sources + ")";
+                    + sources + (group.worldSize() > 1 ? " on rank " + group.rank() + " of " + group.worldSize()
+                            + "; the value is the ranks' reduction" : "") + ")";
             if (nonFinitePolicy == NonFinitePolicy.STOP) {
                 throw new NonFiniteException(stepNo, sources, what + "; the update was not applied");
             }
             LOG.warn("non-finite {}; update skipped", what);
             skipped = true;
+        } else if (sharded != null) {
+            // 4. ZeRO-1: each rank updates its shards, the parameters are all-gathered; clears the gradients
+            sharded.apply(parameters, clip);
         } else {
+            if (clip < 1f) {
+                scaleGradients(clip);
+            }
             // 4. AdamW (decoupled weight decay, bias correction); clears the gradients
             optimizer.step(trainable);
         }
@@ -265,8 +349,9 @@ public final class FineTuner implements AutoCloseable {
 
     /**
      * The held-out loss at fixed draws: every batch uses the timesteps, noise and dropout coins of the fixed
-     * validation streams (independent of the training step), without recording gradients, so the number is
-     * comparable across steps and runs. Image-latent and caption dropout are off.
+     * validation streams (independent of the training step; samples numbered on over the batches), without recording
+     * gradients, so the number is comparable across steps and runs. Image-latent and caption dropout are off. It runs
+     * on this process alone (no collective): in a multi-rank run, call it on rank 0.
      *
      * @param batches held-out batches (owned by the caller)
      * @return the mean loss over the batches
@@ -274,9 +359,11 @@ public final class FineTuner implements AutoCloseable {
     public double validationLoss(List<Batch> batches) {
         Preconditions.checkArgument(!batches.isEmpty(), "at least one validation batch");
         double sum = 0;
+        long position = 0;
         try (NDManager s = manager.newSubManager()) {
             for (int i = 0; i < batches.size(); i++) {
-                TrainingInput in = inputFor(batches.get(i), VALIDATION_STEP, i, s, false);
+                TrainingInput in = inputFor(batches.get(i), VALIDATION_STEP, position, s, false);
+                position += batches.get(i).size();
                 try (NDArray loss = objective.loss(model, in)) {
                     sum += loss.getDouble();
                 }
@@ -293,8 +380,11 @@ public final class FineTuner implements AutoCloseable {
         }
     }
 
-    /** The objective input of a batch: timesteps, noise, dropout from the streams of (seed, step, micro-batch). */
-    private TrainingInput inputFor(Batch batch, long stepNo, int micro, NDManager s, boolean dropout) {
+    /**
+     * The objective input of a batch: every sample's timestep, noise and dropout coins from the streams of (seed,
+     * step, its position in the global batch); the batch's first sample is at {@code firstPosition}.
+     */
+    private TrainingInput inputFor(Batch batch, long stepNo, long firstPosition, NDManager s, boolean dropout) {
         CogVideoXConfig config = model.config();
         NDArray latents = batch.latents();                                                   // [B, F, C, h, w]
         Shape shape = latents.getShape();
@@ -302,19 +392,23 @@ public final class FineTuner implements AutoCloseable {
         long f = shape.get(1);
         int pt = config.patchSizeT() == null ? 1 : config.patchSizeT();
         long fp = f + (pt - f % pt) % pt;                                                    // padded frame count
-        // 1. timesteps ~ U{0..num_train_timesteps-1}, noise ~ N(0, I) at the padded frame count
-        SplittableRandom tRandom = stream(STREAM_TIMESTEPS, stepNo, micro);
+        // 1. timesteps ~ U{0..num_train_timesteps-1}, noise ~ N(0, I) at the padded frame count, per sample
         long[] t = new long[b];
         int numTrain = objective.scheduler().config().numTrainTimesteps();
-        for (int i = 0; i < b; i++) {
-            t[i] = tRandom.nextInt(numTrain);
-        }
         Shape noiseShape = new Shape(b, fp, shape.get(2), shape.get(3), shape.get(4));
-        float[] noise = gaussian(stream(STREAM_NOISE, stepNo, micro), noiseShape.size());
+        int perSample = Math.toIntExact(noiseShape.size() / b);
+        float[] noise = new float[Math.toIntExact(noiseShape.size())];
+        for (int i = 0; i < b; i++) {
+            t[i] = stream(STREAM_TIMESTEPS, stepNo, firstPosition + i).nextInt(numTrain);
+            SplittableRandom n = stream(STREAM_NOISE, stepNo, firstPosition + i);
+            for (int j = i * perSample; j < (i + 1) * perSample; j++) {
+                noise[j] = (float) n.nextGaussian();
+            }
+        }
         NDArray prompt = batch.promptEmbeddings();
         // 2. caption dropout: a sample's prompt embedding becomes zeros with the configured probability
         if (dropout && captionDropout > 0) {
-            prompt = prompt.mul(keepMask(stream(STREAM_CAPTION_DROPOUT, stepNo, micro), b, captionDropout, s,
+            prompt = prompt.mul(keepMask(STREAM_CAPTION_DROPOUT, stepNo, firstPosition, b, captionDropout, s,
                     new Shape(b, 1, 1)));
         }
         TrainingInput in = TrainingInput.of(latents, prompt, EngineArrays.create(s, t, new Shape(b)),
@@ -324,7 +418,7 @@ public final class FineTuner implements AutoCloseable {
             NDArray image = batch.imageLatents().orElseThrow(() -> new CogVideoXException(config.variant()
                     + " is an image-to-video model, but the batch of " + batch.sources() + " has no image latents"));
             if (dropout && imageLatentDropout > 0) {
-                image = image.mul(keepMask(stream(STREAM_IMAGE_DROPOUT, stepNo, micro), b, imageLatentDropout, s,
+                image = image.mul(keepMask(STREAM_IMAGE_DROPOUT, stepNo, firstPosition, b, imageLatentDropout, s,
                         new Shape(b, 1, 1, 1, 1)));
             }
             in = in.withImageLatents(image);
@@ -346,26 +440,22 @@ public final class FineTuner implements AutoCloseable {
         return in;
     }
 
-    private static NDArray keepMask(SplittableRandom random, int b, double dropProbability, NDManager s,
-            Shape shape) {
+    /** Per sample: 0 with the drop probability, else 1, each coin from the sample's own stream. */
+    private NDArray keepMask(long streamId, long stepNo, long firstPosition, int b, double dropProbability,
+            NDManager s, Shape shape) {
         float[] keep = new float[b];
         for (int i = 0; i < b; i++) {
-            keep[i] = random.nextDouble() < dropProbability ? 0f : 1f;
+            keep[i] = stream(streamId, stepNo, firstPosition + i).nextDouble() < dropProbability ? 0f : 1f;
         }
         return EngineArrays.create(s, keep, shape);
     }
 
-    private static float[] gaussian(SplittableRandom random, long n) {
-        float[] v = new float[Math.toIntExact(n)];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (float) random.nextGaussian();
-        }
-        return v;
-    }
-
-    /** A generator for (seed, stream, step, micro-batch): independent of what ran before, so resume is exact. */
-    private SplittableRandom stream(long stream, long stepNo, int micro) {
-        long h = mix(seed ^ mix(stream * 0x9E3779B97F4A7C15L + stepNo) ^ mix(micro + 0x632BE59BD9B4E019L));
+    /**
+     * A generator for (seed, stream, step, position in the global batch): independent of what ran before, so resume
+     * is exact, and of the rank and micro-batch that hold the sample, so the world size is only a speed setting.
+     */
+    private SplittableRandom stream(long stream, long stepNo, long position) {
+        long h = mix(seed ^ mix(stream * 0x9E3779B97F4A7C15L + stepNo) ^ mix(position + 0x632BE59BD9B4E019L));
         return new SplittableRandom(h);
     }
 
@@ -385,9 +475,18 @@ public final class FineTuner implements AutoCloseable {
         return Collections.unmodifiableList(listeners);
     }
 
-    /** Frees the step manager and the optimizer state; the model and the adapter stay the caller's. */
+    /**
+     * Frees the step manager, the flat buffers and the optimizer state; the model, the adapter and the process group
+     * stay the caller's.
+     */
     @Override
     public void close() {
+        if (sharded != null) {
+            sharded.close();
+        }
+        if (replicated != null) {
+            replicated.close();
+        }
         optimizer.close();
         manager.close();
     }
@@ -408,6 +507,9 @@ public final class FineTuner implements AutoCloseable {
         private double imageLatentDropout = 0.05;
         private double captionDropout;
         private boolean sincosAtUntrainedSize;
+        private ProcessGroup group = ProcessGroup.single();
+        private Boolean shardOptimizerState;
+        private long bucketElements = FlatLayout.DEFAULT_BUCKET_ELEMENTS;
         private final List<TrainingListener> listeners = new ArrayList<>();
 
         private Builder(CogVideoXTransformer model, CogVideoXScheduler scheduler) {
@@ -524,6 +626,37 @@ public final class FineTuner implements AutoCloseable {
          */
         public Builder sincosAtUntrainedSize(boolean enabled) {
             this.sincosAtUntrainedSize = enabled;
+            return this;
+        }
+
+        /**
+         * @param processGroup the ranks that share every step (default {@link ProcessGroup#single()}); the caller
+         *     keeps ownership and closes it after the fine-tuner
+         * @return this builder
+         */
+        public Builder processGroup(ProcessGroup processGroup) {
+            this.group = Preconditions.checkNotNull(processGroup, "processGroup");
+            return this;
+        }
+
+        /**
+         * @param enabled whether the AdamW state is sharded over the ranks (ZeRO-1, {@link ShardedAdamW}); default:
+         *     for a full fine-tune on more than one rank
+         * @return this builder
+         */
+        public Builder shardOptimizerState(boolean enabled) {
+            this.shardOptimizerState = enabled;
+            return this;
+        }
+
+        /**
+         * @param elements FLOAT32 elements per gradient bucket (default {@link FlatLayout#DEFAULT_BUCKET_ELEMENTS},
+         *     about 25 MB)
+         * @return this builder
+         */
+        public Builder bucketElements(long elements) {
+            Preconditions.checkArgument(elements > 0, "bucketElements must be positive, got %s", elements);
+            this.bucketElements = elements;
             return this;
         }
 

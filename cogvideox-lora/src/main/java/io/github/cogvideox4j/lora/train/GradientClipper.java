@@ -56,9 +56,7 @@ public final class GradientClipper {
         try (NoGrad ignored = NoGrad.enter();
                 NDManager scope = parameters.iterator().next().getManager().newSubManager()) {
             float total = norm(parameters, scope);
-            // torch: clip_coef = max_norm / (total + 1e-6) on a float32 tensor, i.e. reciprocal(total + 1e-6) * max
-            float denominator = total + 1e-6f;
-            float coef = (1f / denominator) * (float) maxNorm;
+            float coef = coefficient(total, maxNorm);
             if (coef < 1f) {
                 for (NDArray p : parameters) {
                     if (p.hasGradient()) {
@@ -68,6 +66,22 @@ public final class GradientClipper {
             }
             return total;
         }
+    }
+
+    /**
+     * The factor the gradients are multiplied by when it is below 1, as torch computes it: {@code clip_coef =
+     * max_norm / (total + 1e-6)} on a float32 tensor, i.e. {@code reciprocal(total + 1e-6) * max_norm}. The one
+     * formula of single-process and of data-parallel clipping (where {@code total} is the norm of the reduced
+     * gradients).
+     *
+     * @param total the global norm (FP32)
+     * @param maxNorm the limit (&gt; 0)
+     * @return the coefficient (clip when below 1)
+     */
+    public static float coefficient(float total, double maxNorm) {
+        checkArgument(maxNorm > 0, "maxNorm must be positive, got %s", maxNorm);
+        float denominator = total + 1e-6f;
+        return (1f / denominator) * (float) maxNorm;
     }
 
     private static float norm(Collection<NDArray> parameters, NDManager scope) {

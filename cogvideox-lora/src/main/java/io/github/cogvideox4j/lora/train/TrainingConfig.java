@@ -62,6 +62,7 @@ import java.util.regex.PatternSyntaxException;
  * image_latent_dropout: 0.05            # I2V only
  * ofs: 2.0                              # CogVideoX1.5-I2V only
  * sincos_at_untrained_size: false       # CogVideoX-5b-I2V only
+ * distributed: {timeout_seconds: 1800}  # several ranks: rendezvous and collective timeout
  * }</pre>
  *
  * <p>Only {@code model}, {@code data} and {@code output_dir} are required. Defaults of the other keys (the reference
@@ -69,7 +70,7 @@ import java.util.regex.PatternSyntaxException;
  * epsilon 1e-8, weight decay 1e-4, schedule {@code constant} without warm-up (1 cycle), max grad norm 1.0, seed 42,
  * checkpoint every 500 steps keeping 3, no validation, {@code non_finite: skip}, no gradient checkpointing,
  * {@code fp32}, {@code rope: pipeline}, no id token, caption dropout 0, image-latent dropout 0.05, OFS 2.0, no sincos
- * opt-in. Without {@code lora} and
+ * opt-in, a distributed timeout of 1800 s. Without {@code lora} and
  * {@code full_finetune}, a LoRA of rank 64, alpha 64 on the default targets is trained; inside {@code lora}, a
  * missing {@code alpha} equals the rank. Relative paths are kept as written (resolved against the working
  * directory by whoever uses them).
@@ -108,13 +109,15 @@ import java.util.regex.PatternSyntaxException;
  * @param imageLatentDropout I2V: probability of zeroing a sample's image latents, in [0, 1]
  * @param ofs CogVideoX1.5-I2V: the OFS value (finite, &gt;= 0)
  * @param sincosAtUntrainedSize CogVideoX-5b-I2V: allow buckets other than the trained size (3D sincos table)
+ * @param distributed settings of a run on several ranks (ignored by a single process)
  */
 public record TrainingConfig(ModelSource model, DataSource data, Path outputDir, LoraSettings lora,
         boolean fullFinetune, long steps, int batchSize, int gradientAccumulation, double learningRate,
         List<Double> betas, double epsilon, double weightDecay, LrScheduleSettings lrSchedule, double maxGradNorm,
         long seed, long checkpointEvery, int keepLast, long validationEvery, NonFinite nonFinite,
         boolean gradientCheckpointing, MixedPrecision mixedPrecision, Rope rope, String idToken,
-        double captionDropout, double imageLatentDropout, double ofs, boolean sincosAtUntrainedSize) {
+        double captionDropout, double imageLatentDropout, double ofs, boolean sincosAtUntrainedSize,
+        Distributed distributed) {
 
     /** Names of the built-in tiny models ({@code model.builtin}) and the release whose structure each copies. */
     public static final Map<String, CogVideoXVariant> BUILTINS = Collections.unmodifiableMap(builtins());
@@ -256,6 +259,18 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
      */
     public record LrScheduleSettings(String type, int warmupSteps, int numCycles) {}
 
+    /**
+     * Settings of a run on several ranks ({@code distributed}).
+     *
+     * @param timeoutSeconds how long the rendezvous and every collective may take before the run fails naming the
+     *     lost rank (&gt; 0; default 1800). The launcher's {@code --timeout-seconds} (variable
+     *     {@code COGVIDEOX_DIST_TIMEOUT_SECONDS}) overrides it.
+     */
+    public record Distributed(long timeoutSeconds) {
+        /** The default: 30 minutes, as torch's. */
+        public static final Distributed DEFAULT = new Distributed(1800);
+    }
+
     /** Copies the lists (null stays null, reported by validation). */
     public TrainingConfig {
         betas = betas == null ? null : Collections.unmodifiableList(new ArrayList<>(betas));
@@ -276,7 +291,7 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
                 DataSource.synthetic(4, List.of(new Bucket(9, 64, 96))), Path.of("runs", "tiny-demo"),
                 LoraSettings.of(4, 4), false, 20, 1, 1, 1e-3, List.of(0.9, 0.95), 1e-8, 1e-4,
                 new LrScheduleSettings("constant_with_warmup", 2, 1), 1.0, 42, 10, 2, 0, NonFinite.SKIP, false,
-                MixedPrecision.FP32, Rope.PIPELINE, null, 0.0, 0.05, 2.0, false);
+                MixedPrecision.FP32, Rope.PIPELINE, null, 0.0, 0.05, 2.0, false, Distributed.DEFAULT);
     }
 
     /**
@@ -374,7 +389,7 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
         return new TrainingConfig(model, data, checkNotNull(dir, "dir"), lora, fullFinetune, steps, batchSize,
                 gradientAccumulation, learningRate, betas, epsilon, weightDecay, lrSchedule, maxGradNorm, seed,
                 checkpointEvery, keepLast, validationEvery, nonFinite, gradientCheckpointing, mixedPrecision, rope,
-                idToken, captionDropout, imageLatentDropout, ofs, sincosAtUntrainedSize);
+                idToken, captionDropout, imageLatentDropout, ofs, sincosAtUntrainedSize, distributed);
     }
 
     /**
@@ -385,7 +400,7 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
         return new TrainingConfig(model, data, outputDir, lora, fullFinetune, newSteps, batchSize,
                 gradientAccumulation, learningRate, betas, epsilon, weightDecay, lrSchedule, maxGradNorm, seed,
                 checkpointEvery, keepLast, validationEvery, nonFinite, gradientCheckpointing, mixedPrecision, rope,
-                idToken, captionDropout, imageLatentDropout, ofs, sincosAtUntrainedSize);
+                idToken, captionDropout, imageLatentDropout, ofs, sincosAtUntrainedSize, distributed);
     }
 
     /**
@@ -519,6 +534,11 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
         probability(p, "image_latent_dropout", imageLatentDropout);
         if (!(ofs >= 0) || !Double.isFinite(ofs)) {
             p.add("ofs: must be a finite number >= 0, got " + ofs);
+        }
+        if (distributed == null) {
+            p.add("distributed: missing");
+        } else if (distributed.timeoutSeconds() <= 0) {
+            p.add("distributed.timeout_seconds: must be > 0, got " + distributed.timeoutSeconds());
         }
         if (sincosAtUntrainedSize && model != null && model.builtinVariant().isPresent()
                 && model.builtinVariant().get() != CogVideoXVariant.COGVIDEOX_5B_I2V) {
@@ -662,12 +682,36 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
             "steps", "batch_size", "gradient_accumulation", "learning_rate", "betas", "epsilon", "weight_decay",
             "lr_schedule", "max_grad_norm", "seed", "checkpoint_every", "keep_last", "validation_every",
             "non_finite", "gradient_checkpointing", "mixed_precision", "rope", "id_token", "caption_dropout",
-            "image_latent_dropout", "ofs", "sincos_at_untrained_size");
+            "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed");
     private static final Pattern BUCKET =
             Pattern.compile("\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*");
     private static final TrainingConfig DEFAULTS = new TrainingConfig(null, null, null, LoraSettings.of(64, 64), false,
             1000, 1, 1, 1e-4, List.of(0.9, 0.95), 1e-8, 1e-4, new LrScheduleSettings("constant", 0, 1), 1.0, 42,
-            500, 3, 0, NonFinite.SKIP, false, MixedPrecision.FP32, Rope.PIPELINE, null, 0.0, 0.05, 2.0, false);
+            500, 3, 0, NonFinite.SKIP, false, MixedPrecision.FP32, Rope.PIPELINE, null, 0.0, 0.05, 2.0, false,
+            Distributed.DEFAULT);
+
+    /** Keys that only say where or how often rank 0 writes, and may differ between the ranks of one run. */
+    private static final List<String> OUTPUT_ONLY_KEYS = List.of("output_dir", "keep_last", "validation_every");
+
+    /**
+     * What every rank of a multi-rank run must agree on: a SHA-256 of the resolved configuration tree
+     * ({@link #toTree()}, keys sorted) without the output-only keys {@code output_dir}, {@code keep_last} and
+     * {@code validation_every}. Ranks started with different configs fail at the rendezvous.
+     *
+     * @return the hex digest
+     */
+    public String fingerprint() {
+        ObjectNode tree = toTree();
+        tree.remove(OUTPUT_ONLY_KEYS);
+        try {
+            return io.github.cogvideox4j.data.media.ContentHash.sha256("training-config/1\n"
+                    + JSON.copy().disable(SerializationFeature.INDENT_OUTPUT)
+                            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+                            .writeValueAsString(JSON.treeToValue(tree, Object.class)));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write the config as JSON", e);
+        }
+    }
 
     /** @return the configuration as YAML with the file's keys (read back by {@link #parse}) */
     public String toYaml() {
@@ -763,6 +807,9 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
         r.put("image_latent_dropout", imageLatentDropout);
         r.put("ofs", ofs);
         r.put("sincos_at_untrained_size", sincosAtUntrainedSize);
+        if (distributed != null) {
+            r.putObject("distributed").put("timeout_seconds", distributed.timeoutSeconds());
+        }
         return r;
     }
 
@@ -860,6 +907,14 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
                     or(t.int32(sn, "num_cycles", "lr_schedule"), schedule.numCycles()));
         }
 
+        Distributed distributed = d.distributed();
+        ObjectNode dist = t.object(root, "distributed", "");
+        if (dist != null) {
+            t.checkKeys(dist, "distributed", List.of("timeout_seconds"));
+            distributed = new Distributed(or(t.integer(dist, "timeout_seconds", "distributed"),
+                    distributed.timeoutSeconds()));
+        }
+
         List<Double> betas = t.numbers(root, "betas", "");
         return new TrainingConfig(model, data, outputDir, lora, full,
                 or(t.integer(root, "steps", ""), d.steps()),
@@ -883,7 +938,8 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
                 or(t.number(root, "caption_dropout", ""), d.captionDropout()),
                 or(t.number(root, "image_latent_dropout", ""), d.imageLatentDropout()),
                 or(t.number(root, "ofs", ""), d.ofs()),
-                or(t.bool(root, "sincos_at_untrained_size", ""), d.sincosAtUntrainedSize()));
+                or(t.bool(root, "sincos_at_untrained_size", ""), d.sincosAtUntrainedSize()),
+                distributed);
     }
 
     private static Bucket bucket(ConfigTree t, String text, String path) {

@@ -6,9 +6,12 @@ import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.common.base.Preconditions;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.github.cogvideox4j.core.EngineArrays;
+import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.data.BatchPlan;
 import io.github.cogvideox4j.data.BucketSampler;
+import io.github.cogvideox4j.data.DropLastPolicy;
 import io.github.cogvideox4j.data.loader.BadSamplePolicy;
 import io.github.cogvideox4j.data.loader.Batch;
 import io.github.cogvideox4j.data.loader.BatchLoader;
@@ -31,11 +34,24 @@ import org.slf4j.LoggerFactory;
  * {@link BatchLoader}, calls {@link FineTuner#step(Batch...)}, writes checkpoints and tells the listeners. A run
  * resumes from the newest checkpoint in its store: the trainable weights, the AdamW moments and step, and the step
  * counter are restored, and because the sampler, the loader seeds and the step streams are functions of (seed, epoch,
- * step), the resumed run continues exactly as the uninterrupted one would have.
+ * step, position in the global batch), the resumed run continues exactly as the uninterrupted one would have.
  *
- * <p>Checkpoint layout: tensors under the trainable names, plus {@code adam.exp_avg.<name>} and
- * {@code adam.exp_avg_sq.<name>}; state JSON {@code step}, {@code epoch}, {@code seed}, {@code optimizer_step},
- * {@code provenance} and the caller's {@code config}.
+ * <p>Data parallel: the sampler plans global batches — its batch size is the global batch {@code G = b × a × W}
+ * (micro-batch {@code b}, {@link Builder#gradientAccumulation accumulation} {@code a}, the fine-tuner's
+ * {@link FineTuner#processGroup() world size} {@code W}) and must be divisible by {@code a × W}. Rank {@code r} takes
+ * positions {@code [r·b·a, (r+1)·b·a)} of every global batch, cut into {@code a} micro-batches of {@code b}. One
+ * optimizer step is one global batch, so the sequence of steps depends only on the seed and {@code G}: the world size
+ * is a speed setting. Only rank 0 tells the listeners (which should be attached on rank 0 only), runs validation and
+ * samples validation videos; every rank takes part in the checkpoints.
+ *
+ * <p>Checkpoint layout ({@link CheckpointStore}): rank 0's tensor file holds the trainable weights under their names
+ * and, for a replicated optimizer state, {@code adam.exp_avg.<name>} and {@code adam.exp_avg_sq.<name>}; with ZeRO-1
+ * every rank writes its flat shards ({@link ShardedAdamW#shardTensors()}). State JSON: {@code step}, {@code epoch},
+ * {@code seed}, {@code optimizer_step}, {@code provenance} and the caller's {@code config}. The manifest adds
+ * {@code global_batch_size}, {@code batch_size}, {@code gradient_accumulation}, {@code optimizer} ({@code sharding}
+ * {@code replicated} or {@code zero1}, {@code step}) and {@code layout} ({@link FlatLayout#toJson()}). A run resumes
+ * at the same world size or another one (the moments are re-sharded from the saved flat ranges); the global batch
+ * size must be the same, or {@link #run()} fails saying which batch size and accumulation give it.
  *
  * <p>Thread safety: not thread-safe; one run per thread.
  */
@@ -44,10 +60,12 @@ public final class TrainingRun {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final FineTuner tuner;
+    private final ProcessGroup group;
     private final BucketSampler sampler;
     private final SampleSource source;
     private final long totalSteps;
     private final int accumulation;
+    private final int microBatch;
     private final CheckpointStore store;
     private final long checkpointEvery;
     private final Path outputDir;
@@ -61,10 +79,12 @@ public final class TrainingRun {
 
     private TrainingRun(Builder b) {
         this.tuner = b.tuner;
+        this.group = b.tuner.processGroup();
         this.sampler = b.sampler;
         this.source = b.source;
         this.totalSteps = b.totalSteps;
         this.accumulation = b.accumulation;
+        this.microBatch = b.sampler.config().batchSize() / (b.accumulation * group.worldSize());
         this.store = b.store;
         this.checkpointEvery = b.checkpointEvery;
         this.outputDir = b.outputDir;
@@ -78,8 +98,8 @@ public final class TrainingRun {
     }
 
     /**
-     * @param tuner the fine-tuner (model, trainable parameters, optimizer, listeners)
-     * @param sampler the bucketed batch plan
+     * @param tuner the fine-tuner (model, trainable parameters, optimizer, listeners, process group)
+     * @param sampler the bucketed plan of global batches (its batch size is the global batch)
      * @param source loads a sample by index
      * @return a builder
      */
@@ -87,57 +107,69 @@ public final class TrainingRun {
         return new Builder(tuner, sampler, source);
     }
 
+    /** @return the global batch: samples per optimizer step over all ranks */
+    public int globalBatchSize() {
+        return sampler.config().batchSize();
+    }
+
+    /** @return the per-rank micro-batch size */
+    public int microBatchSize() {
+        return microBatch;
+    }
+
     /**
-     * Runs (or resumes) until {@code totalSteps}.
+     * Runs (or resumes) until {@code totalSteps}. Collective: with several ranks every rank calls it.
      *
      * @return the results of the steps this call ran
      * @throws IOException if a checkpoint cannot be read or written (the previous one stays intact)
+     * @throws CheckpointException if the newest checkpoint was written with another global batch size, for other
+     *     parameters, or the ranks do not see the same checkpoint
      */
     public List<StepResult> run() throws IOException {
         List<StepResult> results = new ArrayList<>();
         long done = restore();
         int perEpoch = sampler.stepsPerEpoch();
         Preconditions.checkState(perEpoch > 0, "the sampler yields no batch (%s)", sampler.report());
+        boolean coordinator = group.isCoordinator();
         for (TrainingListener l : tuner.listeners()) {
             safe(() -> l.onStart(new TrainingStart(done + 1, totalSteps, outputDir, description)));
         }
-        long micro = done * accumulation;                 // micro-batches consumed so far
         while (tuner.completedSteps() < totalSteps) {
-            int epoch = (int) (micro / perEpoch);
-            int position = (int) (micro % perEpoch);
+            long completed = tuner.completedSteps();
+            int epoch = (int) (completed / perEpoch);
+            int position = (int) (completed % perEpoch);
             tuner.setEpoch(epoch);
             List<BatchPlan> plan = sampler.resume(epoch, position);
-            List<int[]> indices = new ArrayList<>(plan.size());
-            plan.forEach(p -> indices.add(p.sampleIndices()));
             LoaderOptions options = new LoaderOptions(prefetch, BadSamplePolicy.FAIL, tuner.seed(),
-                    (long) epoch * perEpoch + position);
+                    (long) epoch * perEpoch + position, accumulation);
             try (NDManager loaderManager = NDManager.newBaseManager();
-                    BatchLoader loader = new BatchLoader(indices, source, loaderManager, options)) {
+                    BatchLoader loader = new BatchLoader(slices(plan), source, loaderManager, options)) {
                 while (tuner.completedSteps() < totalSteps && loader.hasNext()) {
                     List<Batch> batches = new ArrayList<>();
                     try {
                         while (batches.size() < accumulation && loader.hasNext()) {
                             batches.add(loader.next());
                         }
-                        micro += batches.size();
+                        Preconditions.checkState(batches.size() == accumulation, "the plan ended inside a global "
+                                + "batch (%s of %s micro-batches)", batches.size(), accumulation);
                         results.add(tuner.step(batches.toArray(new Batch[0])));
                     } finally {
                         batches.forEach(Batch::close);
                     }
                     long step = tuner.completedSteps();
                     if (store != null && (step % checkpointEvery == 0 || step == totalSteps)) {
-                        Path dir = save(step, (int) (micro / perEpoch));
+                        Path dir = save(step, (int) (step / perEpoch));
                         for (TrainingListener l : tuner.listeners()) {
                             safe(() -> l.onCheckpoint(step, dir));
                         }
                     }
-                    if (validationEvery > 0 && (step % validationEvery == 0 || step == totalSteps)) {
+                    if (coordinator && validationEvery > 0 && (step % validationEvery == 0 || step == totalSteps)) {
                         double v = validate();
                         for (TrainingListener l : tuner.listeners()) {
                             safe(() -> l.onValidation(step, v));
                         }
                     }
-                    if (videos != null && (step % videosEvery == 0 || step == totalSteps)) {
+                    if (coordinator && videos != null && (step % videosEvery == 0 || step == totalSteps)) {
                         List<Path> files = validationVideos(step);
                         if (!files.isEmpty()) {
                             for (TrainingListener l : tuner.listeners()) {
@@ -155,6 +187,43 @@ public final class TrainingRun {
             safe(() -> l.onEnd(tuner.completedSteps()));
         }
         return results;
+    }
+
+    /**
+     * This rank's micro-batches of the planned global batches, in order: positions {@code [r·b·a, (r+1)·b·a)} of
+     * each, cut into {@code a} groups of {@code b}.
+     */
+    private Iterable<int[]> slices(List<BatchPlan> plan) {
+        int perRank = microBatch * accumulation;
+        int first = group.rank() * perRank;
+        return () -> new java.util.Iterator<>() {
+            private int batch;
+            private int micro;
+
+            @Override
+            public boolean hasNext() {
+                return batch < plan.size();
+            }
+
+            @Override
+            public int[] next() {
+                if (!hasNext()) {
+                    throw new java.util.NoSuchElementException();
+                }
+                BatchPlan p = plan.get(batch);
+                Preconditions.checkState(p.size() == globalBatchSize(), "planned batch %s has %s samples, expected "
+                        + "the global batch of %s", p, p.size(), globalBatchSize());
+                int[] indices = new int[microBatch];
+                for (int i = 0; i < microBatch; i++) {
+                    indices[i] = p.sampleIndex(first + micro * microBatch + i);
+                }
+                if (++micro == accumulation) {
+                    micro = 0;
+                    batch++;
+                }
+                return indices;
+            }
+        };
     }
 
     /** The held-out loss over the validation batches (loaded without prefetch, at fixed draws). */
@@ -191,57 +260,188 @@ public final class TrainingRun {
 
     private Path save(long step, int epoch) throws IOException {
         try (NDManager m = NDManager.newBaseManager()) {
-            Map<String, NDArray> tensors = new LinkedHashMap<>(tuner.trainable());
-            OptimizerState state = tuner.optimizer().state();
-            state.moments().forEach((name, mom) -> {
-                Shape shape = new Shape(mom.shape());
-                tensors.put("adam.exp_avg." + name, EngineArrays.create(m, mom.expAvg(), shape));
-                tensors.put("adam.exp_avg_sq." + name, EngineArrays.create(m, mom.expAvgSq(), shape));
-            });
-            ObjectNode json = JSON.createObjectNode();
-            json.put("step", step);
-            json.put("epoch", epoch);
-            json.put("seed", tuner.seed());
-            json.put("optimizer_step", state.step());
-            json.set("provenance", Provenance.current().toJson());
-            if (config != null) {
-                json.set("config", config.deepCopy());
+            Optional<ShardedAdamW> sharded = tuner.shardedOptimizer();
+            Map<String, NDArray> tensors = new LinkedHashMap<>();
+            ObjectNode json = null;
+            ObjectNode manifest = JSON.createObjectNode();
+            long optimizerStep = tuner.optimizer().stepCount();
+            if (group.isCoordinator()) {
+                tensors.putAll(tuner.trainable());
+                if (sharded.isEmpty()) {
+                    OptimizerState state = tuner.optimizer().state();
+                    state.moments().forEach((name, mom) -> {
+                        Shape shape = new Shape(mom.shape());
+                        tensors.put(SavedMoments.EXP_AVG + name, EngineArrays.create(m, mom.expAvg(), shape));
+                        tensors.put(SavedMoments.EXP_AVG_SQ + name, EngineArrays.create(m, mom.expAvgSq(), shape));
+                    });
+                }
+                json = JSON.createObjectNode();
+                json.put("step", step);
+                json.put("epoch", epoch);
+                json.put("seed", tuner.seed());
+                json.put("optimizer_step", optimizerStep);
+                json.set("provenance", Provenance.current().toJson());
+                if (config != null) {
+                    json.set("config", config.deepCopy());
+                }
+                manifest.put("global_batch_size", globalBatchSize());
+                manifest.put("batch_size", microBatch);
+                manifest.put("gradient_accumulation", accumulation);
+                manifest.putObject("optimizer").put("type", "adamw")
+                        .put("sharding", sharded.isPresent() ? "zero1" : "replicated").put("step", optimizerStep);
+                manifest.set("layout", tuner.layout().toJson());
             }
-            return store.save(step, tensors, json);
+            Map<String, NDArray> shard = sharded.map(ShardedAdamW::shardTensors).orElse(Map.of());
+            return store.save(group, step, tensors, json, shard, manifest);
         }
     }
 
-    /** Restores the newest checkpoint, if any; returns the steps already completed. */
+    /** Restores the newest checkpoint, if any; returns the steps already completed. Collective. */
     private long restore() throws IOException {
         if (store == null) {
             return tuner.completedSteps();
         }
         try (NDManager m = NDManager.newBaseManager()) {
             Optional<Checkpoint> latest = store.latest(m);
+            agreeOnCheckpoint(latest.map(Checkpoint::step).orElse(-1L));
             if (latest.isEmpty()) {
                 return tuner.completedSteps();
             }
             Checkpoint ck = latest.get();
-            Map<String, OptimizerState.Moments> moments = new LinkedHashMap<>();
+            ObjectNode manifest = ck.manifest();
+            checkGlobalBatch(ck);
+            FlatLayout layout = tuner.layout();
+            // 1. the trainable weights (rank 0 wrote them; every rank reads them)
             for (Map.Entry<String, NDArray> e : tuner.trainable().entrySet()) {
                 NDArray saved = ck.tensors().get(e.getKey());
-                Preconditions.checkState(saved != null && saved.getShape().equals(e.getValue().getShape()),
-                        "checkpoint %s has no tensor %s of shape %s", ck.dir(), e.getKey(), e.getValue().getShape());
+                if (saved == null || !saved.getShape().equals(e.getValue().getShape())) {
+                    throw new CheckpointException(ck.dir() + ": no tensor " + e.getKey() + " of shape "
+                            + e.getValue().getShape() + (saved == null ? "" : " (it has " + saved.getShape() + ")"));
+                }
                 try (NoGrad ignored = NoGrad.enter()) {
                     e.getValue().set(FloatBuffer.wrap(saved.toFloatArray()));
                 }
-                NDArray avg = ck.tensors().get("adam.exp_avg." + e.getKey());
-                NDArray sq = ck.tensors().get("adam.exp_avg_sq." + e.getKey());
-                if (avg != null && sq != null) {
-                    moments.put(e.getKey(), new OptimizerState.Moments(saved.getShape().getShape(),
-                            avg.toFloatArray(), sq.toFloatArray()));
+            }
+            // 2. the moments, from whichever form was saved, into whichever form this run keeps
+            long optimizerStep = ck.state().get("optimizer_step").asLong();
+            try (FlatMoments moments = savedMoments(ck, layout)) {
+                Optional<ShardedAdamW> sharded = tuner.shardedOptimizer();
+                if (sharded.isPresent()) {
+                    sharded.get().load(moments);
+                    tuner.optimizer().loadState(new OptimizerState(optimizerStep, Map.of()));
+                } else {
+                    Map<String, OptimizerState.Moments> byName = new LinkedHashMap<>();
+                    if (optimizerStep > 0) {
+                        for (int i = 0; i < layout.parameterCount(); i++) {
+                            String name = layout.names().get(i);
+                            int n = Math.toIntExact(layout.numel(i));
+                            float[] avg = new float[n];
+                            float[] sq = new float[n];
+                            moments.read(false, layout.offset(i), avg, 0, n);
+                            moments.read(true, layout.offset(i), sq, 0, n);
+                            byName.put(name, new OptimizerState.Moments(
+                                    tuner.trainable().get(name).getShape().getShape(), avg, sq));
+                        }
+                    }
+                    tuner.optimizer().loadState(new OptimizerState(optimizerStep, byName));
                 }
             }
-            tuner.optimizer().loadState(new OptimizerState(ck.state().get("optimizer_step").asLong(), moments));
             tuner.resumeAt(ck.step(), ck.state().get("epoch").asInt());
-            LOG.info("resumed from {} (step {})", ck.dir(), ck.step());
+            int savedWorld = manifest.get("world_size").asInt();
+            LOG.info("resumed from {} (step {}{})", ck.dir(), ck.step(), savedWorld == group.worldSize() ? ""
+                    : ", written by " + savedWorld + " rank" + (savedWorld == 1 ? "" : "s") + ", now "
+                            + group.worldSize());
             return ck.step();
         }
+    }
+
+    /** Every rank must resume from the same checkpoint (they share the folder); fails clearly when they do not. */
+    private void agreeOnCheckpoint(long step) {
+        int world = group.worldSize();
+        if (world == 1) {
+            return;
+        }
+        double[] steps = new double[world];
+        steps[group.rank()] = step;
+        group.allReduce(ProcessGroup.ReduceOp.SUM, steps);
+        for (int r = 0; r < world; r++) {
+            if (steps[r] != step) {
+                throw new CheckpointException("rank " + group.rank() + " found " + describeStep(step) + " in "
+                        + store.dir() + ", but rank " + r + " found " + describeStep((long) steps[r])
+                        + ": every rank must see the same checkpoint folder (a shared file system)");
+            }
+        }
+    }
+
+    private static String describeStep(long step) {
+        return step < 0 ? "no checkpoint" : "the checkpoint of step " + step;
+    }
+
+    /** The global batch is what makes the trajectory; a checkpoint continues only with the same one. */
+    private void checkGlobalBatch(Checkpoint ck) {
+        ObjectNode manifest = ck.manifest();
+        if (!manifest.path("global_batch_size").canConvertToInt()) {
+            throw new CheckpointException(ck.dir() + ": the manifest has no global_batch_size; it was not written"
+                    + " by a training run");
+        }
+        int saved = manifest.get("global_batch_size").asInt();
+        int world = group.worldSize();
+        if (saved == globalBatchSize()) {
+            return;
+        }
+        String was = "batch_size " + manifest.path("batch_size").asText("?") + " x gradient_accumulation "
+                + manifest.path("gradient_accumulation").asText("?") + " x " + manifest.get("world_size").asInt()
+                + " rank(s)";
+        String hint;
+        if (saved % world != 0) {
+            hint = "a global batch of " + saved + " cannot be shared by " + world + " ranks; run on a number of ranks"
+                    + " that divides " + saved;
+        } else {
+            int perRank = saved / world;
+            List<String> options = new ArrayList<>();
+            for (int b = perRank; b >= 1 && options.size() < 4; b--) {
+                if (perRank % b == 0) {
+                    options.add("batch_size=" + b + " gradient_accumulation=" + perRank / b);
+                }
+            }
+            hint = "at " + world + " rank" + (world == 1 ? "" : "s") + " use batch_size x gradient_accumulation = "
+                    + perRank + ", e.g. " + String.join(" or ", options);
+        }
+        throw new CheckpointException(ck.dir() + " was written with a global batch of " + saved + " (" + was
+                + "), this run has " + globalBatchSize() + " (batch_size " + microBatch + " x gradient_accumulation "
+                + accumulation + " x " + world + " rank" + (world == 1 ? "" : "s") + "); the global batch must stay "
+                + "the same to continue the trajectory: " + hint);
+    }
+
+    /** The saved moments by flat position, replicated or sharded, checked against this run's parameters. */
+    private FlatMoments savedMoments(Checkpoint ck, FlatLayout layout) {
+        ObjectNode manifest = ck.manifest();
+        String sharding = manifest.path("optimizer").path("sharding").asText("replicated");
+        if (!sharding.equals("zero1")) {
+            return SavedMoments.replicated(ck.tensors(), layout, ck.dir());
+        }
+        FlatLayout saved = FlatLayout.fromJson(manifest.get("layout"), ck.dir() + "/" + CheckpointStore.MANIFEST_FILE);
+        if (!saved.names().equals(layout.names()) || !sameSizes(saved, layout)) {
+            throw new CheckpointException(ck.dir() + ": the sharded optimizer state is of other parameters ("
+                    + saved.parameterCount() + " parameters, " + saved.totalElements() + " elements; this run trains "
+                    + layout.parameterCount() + ", " + layout.totalElements() + ")");
+        }
+        JsonNode files = manifest.get("shards");
+        String[] byRank = new String[saved.worldSize()];
+        for (int r = 0; r < byRank.length; r++) {
+            JsonNode f = files == null ? null : files.get(r);
+            byRank[r] = f == null || f.isNull() ? null : f.asText();
+        }
+        return SavedMoments.sharded(ck.dir(), saved, byRank);
+    }
+
+    private static boolean sameSizes(FlatLayout a, FlatLayout b) {
+        for (int i = 0; i < a.parameterCount(); i++) {
+            if (a.numel(i) != b.numel(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static void safe(Runnable r) {
@@ -287,7 +487,8 @@ public final class TrainingRun {
         }
 
         /**
-         * @param microBatches micro-batches per optimizer step (gradient accumulation)
+         * @param microBatches micro-batches per optimizer step and rank (gradient accumulation); the per-rank
+         *     micro-batch is the sampler's (global) batch size divided by {@code microBatches × world size}
          * @return this builder
          */
         public Builder gradientAccumulation(int microBatches) {
@@ -380,6 +581,17 @@ public final class TrainingRun {
         public TrainingRun build() {
             Preconditions.checkState(videos == null || outputDir != null,
                     "validation videos need the run's outputDir");
+            int global = sampler.config().batchSize();
+            int world = tuner.processGroup().worldSize();
+            if (global % (accumulation * world) != 0) {
+                throw new IllegalArgumentException("the sampler's batch size " + global + " is the global batch and "
+                        + "must be a multiple of gradient accumulation x world size = " + accumulation + " x " + world);
+            }
+            if (accumulation * world > 1 && sampler.config().dropLast() != DropLastPolicy.DROP_PARTIAL) {
+                throw new IllegalArgumentException("with gradient accumulation " + accumulation + " and " + world
+                        + " rank(s) every global batch must be full: use DropLastPolicy.DROP_PARTIAL, not "
+                        + sampler.config().dropLast());
+            }
             return new TrainingRun(this);
         }
     }

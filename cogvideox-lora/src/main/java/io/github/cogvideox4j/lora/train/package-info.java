@@ -11,5 +11,11 @@
  * and the
  * {@link io.github.cogvideox4j.lora.train.TrainingListener} contract (implementations in
  * {@code io.github.cogvideox4j.lora.train.listener}).
+ *
+ * <p>Across processes: {@link io.github.cogvideox4j.lora.train.FineTuner} and
+ * {@link io.github.cogvideox4j.lora.train.TrainingRun} take a {@code ProcessGroup}; the gradients are averaged in flat
+ * buckets ({@link io.github.cogvideox4j.lora.train.FlatLayout}), a full fine-tune shards its AdamW state
+ * ({@link io.github.cogvideox4j.lora.train.ShardedAdamW}, ZeRO-1), and checkpoints hold every rank's shard with a
+ * manifest that lets a run resume at another world size.
  */
 package io.github.cogvideox4j.lora.train;

@@ -60,7 +60,7 @@ class CheckpointStoreTest {
         try (NDManager m = NDManager.newBaseManager()) {
             Path saved = store.save(12, tensors(m, 1.5f), state(12));
             assertThat(saved).isEqualTo(tmp.resolve("ckpt/checkpoint-000000012").toAbsolutePath());
-            assertThat(entries(saved)).containsExactly("state.json", "tensors.safetensors");
+            assertThat(entries(saved)).containsExactly("manifest.json", "state.json", "tensors.safetensors");
 
             Optional<Checkpoint> back = store.latest(m);
             assertThat(back).isPresent();
@@ -235,6 +235,50 @@ class CheckpointStoreTest {
             Files.write(corrupt.resolve("tensors.safetensors"), new byte[] {1, 2, 3});
             assertThat(store.list()).extracting(p -> CheckpointStore.stepOf(p).orElseThrow()).containsExactly(10L, 20L);
             assertThat(store.latest(m).orElseThrow().step()).isEqualTo(10);
+        }
+    }
+
+    @Test
+    void aFolderWithoutItsManifestIsNotACheckpoint() throws IOException {
+        CheckpointStore store = CheckpointStore.open(tmp, 5);
+        try (NDManager m = NDManager.newBaseManager()) {
+            store.save(10, tensors(m, 10), state(10));
+            Path half = store.save(20, tensors(m, 20), state(20));
+            Files.delete(half.resolve(CheckpointStore.MANIFEST_FILE));   // every other file written, the manifest not
+            assertThat(store.list()).extracting(p -> CheckpointStore.stepOf(p).orElseThrow()).containsExactly(10L);
+            assertThat(store.latest(m).orElseThrow().step()).isEqualTo(10);
+            assertThatThrownBy(() -> CheckpointStore.read(half, m)).isInstanceOf(CheckpointException.class)
+                    .hasMessageContaining("no manifest.json");
+        }
+    }
+
+    @Test
+    void aManifestNamingAMissingFileIsNotACheckpoint() throws IOException {
+        CheckpointStore store = CheckpointStore.open(tmp, 5);
+        try (NDManager m = NDManager.newBaseManager()) {
+            store.save(10, tensors(m, 10), state(10));
+            Path incomplete = store.save(20, tensors(m, 20), state(20));
+            ObjectNode manifest = CheckpointStore.readManifest(incomplete);
+            manifest.withArray("files").add(CheckpointStore.shardFileName(1, 2));
+            Files.writeString(incomplete.resolve(CheckpointStore.MANIFEST_FILE), manifest.toString());
+            assertThat(store.list()).extracting(p -> CheckpointStore.stepOf(p).orElseThrow()).containsExactly(10L);
+        }
+    }
+
+    @Test
+    void theManifestRecordsTheWorldSizeTheFilesAndTheCallersFields() throws IOException {
+        CheckpointStore store = CheckpointStore.open(tmp, 5);
+        ObjectNode fields = JsonNodeFactory.instance.objectNode().put("global_batch_size", 4);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path saved = store.save(io.github.cogvideox4j.core.dist.ProcessGroup.single(), 3, tensors(m, 3), state(3),
+                    Map.of("exp_avg.bucket-00000", EngineArrays.create(m, new float[] {1, 2}, new Shape(2))), fields);
+            ObjectNode manifest = store.latest(m).orElseThrow().manifest();
+            assertThat(manifest.get("format").asText()).isEqualTo(CheckpointStore.FORMAT);
+            assertThat(manifest.get("world_size").asInt()).isEqualTo(1);
+            assertThat(manifest.get("global_batch_size").asInt()).isEqualTo(4);
+            assertThat(manifest.get("files")).extracting(com.fasterxml.jackson.databind.JsonNode::asText)
+                    .containsExactly("tensors.safetensors", "state.json", "optimizer-rank-00000-of-00001.safetensors");
+            assertThat(entries(saved)).contains("optimizer-rank-00000-of-00001.safetensors");
         }
     }
 

@@ -56,7 +56,7 @@ class TrainingConfigTest {
                 3e-5, List.of(0.8, 0.99), 1e-6, 0.0, new TrainingConfig.LrScheduleSettings("cosine_with_restarts", 10,
                         3), 0.5, -5, 25, 4, 50, TrainingConfig.NonFinite.STOP, true,
                 TrainingConfig.MixedPrecision.BF16, TrainingConfig.Rope.DIFFUSERS_480X720, "BW_STYLE", 0.05, 0.1,
-                3.0, true);
+                3.0, true, new TrainingConfig.Distributed(60));
         assertThat(c.problems()).isEmpty();
         assertThat(TrainingConfig.parse(c.toYaml(), true, "yaml")).isEqualTo(c);
         assertThat(TrainingConfig.parse(c.toJson(), false, "json")).isEqualTo(c);
@@ -81,6 +81,17 @@ class TrainingConfigTest {
         assertThat(c.imageLatentDropout()).isEqualTo(0.05);
         assertThat(c.idToken()).isNull();
         assertThat(c.schedule().kind()).isEqualTo(LearningRateSchedule.Kind.CONSTANT);
+        assertThat(c.distributed().timeoutSeconds()).isEqualTo(1800);
+    }
+
+    @Test
+    void distributedTimeoutIsReadAndMustBePositive() {
+        assertThat(TrainingConfig.parse(MINIMAL + "distributed: {timeout_seconds: 30}\n", true, "t").distributed())
+                .isEqualTo(new TrainingConfig.Distributed(30));
+        assertThatThrownBy(() -> TrainingConfig.parse(MINIMAL + "distributed: {timeout_seconds: 0, tmeout: 1}\n",
+                true, "t")).isInstanceOf(TrainingConfigException.class)
+                .hasMessageContaining("distributed.timeout_seconds: must be > 0")
+                .hasMessageContaining("distributed.tmeout");
     }
 
     @Test
@@ -185,7 +196,7 @@ class TrainingConfigTest {
                 tmp.resolve("o"), TrainingConfig.LoraSettings.of(4, 4), false, 5, 1, 1, 1e-3, List.of(0.9, 0.95), 1e-8,
                 0, new TrainingConfig.LrScheduleSettings("constant", 0, 1), 1, 0, 0, 1, 0,
                 TrainingConfig.NonFinite.SKIP, false, TrainingConfig.MixedPrecision.FP32, TrainingConfig.Rope.PIPELINE,
-                null, 0, 0, 2, false);
+                null, 0, 0, 2, false, TrainingConfig.Distributed.DEFAULT);
         assertThat(c.problems()).singleElement().asString().contains("neither transformer/config.json nor config.json");
     }
 

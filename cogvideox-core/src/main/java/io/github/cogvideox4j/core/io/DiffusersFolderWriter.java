@@ -109,41 +109,8 @@ public final class DiffusersFolderWriter {
     private static TensorData f16(String name, long[] shape, float[] values) {
         short[] bits = new short[values.length];
         for (int i = 0; i < values.length; i++) {
-            bits[i] = Float16.fromFloat(values[i]);
+            bits[i] = HalfPrecision.floatToF16(values[i]);
         }
         return TensorData.bits16(name, SafetensorsDType.F16, shape, bits);
-    }
-
-    /** IEEE half from float, round to nearest even (Java 17 has no Float.floatToFloat16). */
-    private static final class Float16 {
-        static short fromFloat(float f) {
-            int bits = Float.floatToRawIntBits(f);
-            int sign = (bits >>> 16) & 0x8000;
-            int exp = ((bits >>> 23) & 0xFF) - 127 + 15;
-            int mant = bits & 0x7FFFFF;
-            if (exp >= 31) {
-                return (short) (sign | 0x7C00);                          // overflow to infinity (finite input)
-            }
-            if (exp <= 0) {
-                if (exp < -10) {
-                    return (short) sign;
-                }
-                mant |= 0x800000;
-                int shift = 14 - exp;
-                int half = mant >> shift;
-                int rem = mant & ((1 << shift) - 1);
-                int mid = 1 << (shift - 1);
-                if (rem > mid || (rem == mid && (half & 1) == 1)) {
-                    half++;
-                }
-                return (short) (sign | half);
-            }
-            int half = (exp << 10) | (mant >> 13);
-            int rem = mant & 0x1FFF;
-            if (rem > 0x1000 || (rem == 0x1000 && (half & 1) == 1)) {
-                half++;
-            }
-            return (short) (sign | half);
-        }
     }
 }

@@ -313,11 +313,21 @@ public final class TorchSaveReader implements TensorSource {
     }
 
     /**
-     * Reads one tensor record (of this reader) into a new array; see {@link TensorSource#read(String, NDManager,
+     * Reads any view of one of this file's storages (a record from {@link #tensors()}, or a narrower view of one, see
+     * {@link TorchTensor#narrow}) into a new array; dtype rules as {@link TensorSource#read(String, NDManager,
      * DataType)}.
+     *
+     * @param name the name to use in messages
+     * @param t the view
+     * @param manager the owner of the result
+     * @param target FLOAT32 or FLOAT16
+     * @return a new array of the view's shape, owned by {@code manager}
+     * @throws TorchSaveFormatException if the view does not lie inside a storage of this file, or its bytes are
+     *     corrupt
      */
-    NDArray read(String name, TorchTensor t, NDManager manager, DataType target) {
+    public NDArray read(String name, TorchTensor t, NDManager manager, DataType target) {
         checkNotNull(manager, "manager");
+        checkView(name, t);
         SafetensorsReader.checkTarget(target);
         channel.ensureOpen();
         DataType type = TensorCodec.loadType(t.dtype(), target);
@@ -342,8 +352,17 @@ public final class TorchSaveReader implements TensorSource {
         return TensorArrays.toTarget(array, target);
     }
 
-    /** Reads one tensor record (of this reader) into floats; see {@link TensorSource#readFloats(String)}. */
-    float[] readFloats(String name, TorchTensor t) {
+    /**
+     * Reads any view of one of this file's storages into floats; see {@link TensorSource#readFloats(String)}.
+     *
+     * @param name the name to use in messages
+     * @param t the view
+     * @return the view's values, row-major, widened exactly
+     * @throws TorchSaveFormatException if the view does not lie inside a storage of this file, is not
+     *     floating-point, or its bytes are corrupt
+     */
+    public float[] readFloats(String name, TorchTensor t) {
+        checkView(name, t);
         if (!t.dtype().isFloatingPoint()) {
             throw new TorchSaveFormatException(file, t.entry(), name, Reason.NO_SUCH_TENSOR, "readFloats needs a "
                     + "floating-point dtype (F64, F32, F16, BF16), actual " + t.dtype());
@@ -356,6 +375,25 @@ public final class TorchSaveReader implements TensorSource {
             return TensorCodec.decodeFloats(t.dtype(), src, (int) numel);
         } catch (InternalError e) {
             throw mappedFault(name, t, e);
+        }
+    }
+
+    /** A view handed in from outside must lie inside a storage of this archive with the storage's true size. */
+    private void checkView(String name, TorchTensor t) {
+        checkNotNull(t, "tensor");
+        ZipArchive.Entry e = archive.entries().get(t.entry());
+        boolean ok = e != null && t.entry().equals(archiveName + "/data/" + t.storageKey())
+                && e.size() == t.storageNumel() * t.dtype().byteSize();
+        if (ok) {
+            try {
+                ok = t.endElement() <= t.storageNumel() && t.storageOffset() <= t.storageNumel();
+            } catch (ArithmeticException overflow) {
+                ok = false;
+            }
+        }
+        if (!ok) {
+            throw new TorchSaveFormatException(file, t.entry(), name, Reason.OUT_OF_BOUNDS, t
+                    + " is not a view inside a storage of this file");
         }
     }
 

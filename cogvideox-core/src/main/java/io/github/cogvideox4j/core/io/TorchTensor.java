@@ -83,8 +83,27 @@ public record TorchTensor(String entry, String storageKey, SafetensorsDType dtyp
     }
 
     /**
+     * The rows {@code [start, start + length)} of dimension 0, as a view of the same storage.
+     *
+     * @param start the first row, {@code 0 <= start <= shape[0]}
+     * @param length the number of rows, {@code start + length <= shape[0]}
+     * @return the narrower view
+     * @throws IllegalArgumentException for a scalar or a range outside dimension 0
+     */
+    public TorchTensor narrow(long start, long length) {
+        checkArgument(shape.length > 0, "a scalar has no rows");
+        checkArgument(start >= 0 && length >= 0 && start <= shape[0] - length, "rows [%s, +%s) outside [0, %s)",
+                start, length, shape[0]);
+        long[] s = shape.clone();
+        s[0] = length;
+        long offset = length == 0 ? storageOffset : storageOffset + start * stride[0];
+        return new TorchTensor(entry, storageKey, dtype, storageNumel, offset, s, stride, requiresGrad);
+    }
+
+    /**
      * @return the index of the view's last element in the storage plus one ({@code storageOffset} for an empty
      *     view); the reader guarantees it is at most {@code storageNumel}
+     * @throws ArithmeticException if it overflows 64 bits (never for records the reader made)
      */
     public long endElement() {
         if (numel() == 0) {
@@ -92,9 +111,9 @@ public record TorchTensor(String entry, String storageKey, SafetensorsDType dtyp
         }
         long last = storageOffset;
         for (int i = 0; i < shape.length; i++) {
-            last += (shape[i] - 1) * stride[i];
+            last = Math.addExact(last, Math.multiplyExact(shape[i] - 1, stride[i]));
         }
-        return last + 1;
+        return Math.addExact(last, 1);
     }
 
     @Override

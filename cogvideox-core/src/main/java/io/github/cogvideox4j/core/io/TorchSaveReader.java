@@ -71,7 +71,7 @@ public final class TorchSaveReader implements TensorSource {
     /** The largest pickle ({@code data.pkl}) accepted, in bytes. */
     public static final int MAX_PICKLE_BYTES = 32 << 20;
     /** The most leaves (tensors and other values) listed when the tree is flattened into paths. */
-    public static final int MAX_LEAVES = 10_000_000;
+    public static final int MAX_LEAVES = 1_000_000;
     private static final int MAP_THRESHOLD = 1 << 20;
     private static final int SMALL_ENTRY = 4096;
 
@@ -398,7 +398,8 @@ public final class TorchSaveReader implements TensorSource {
     }
 
     private void checkSize(String name, TorchTensor t, long numel, DataType type) {
-        long stored = numel * t.dtype().byteSize(); // numel <= storage elements, whose bytes fit an entry: no overflow
+        int es = t.dtype().byteSize();
+        long stored = numel > Long.MAX_VALUE / es ? Long.MAX_VALUE : numel * es; // expanded views may be huge
         String problem = TensorArrays.sizeProblem(stored, numel, t.shape(), type);
         if (problem != null) {
             throw new TorchSaveFormatException(file, t.entry(), name, Reason.LIMIT_EXCEEDED, problem);
@@ -487,9 +488,36 @@ public final class TorchSaveReader implements TensorSource {
 
     /** Paths of every leaf, bounded by {@link #MAX_LEAVES} (a shared sub-tree is listed once per path). */
     private Map<String, Object> flatten(Object value) {
+        // count first, once per distinct container, so that a blow-up of shared references is refused at once
+        long leaves = countLeaves(value, new java.util.IdentityHashMap<>());
+        if (leaves > MAX_LEAVES) {
+            throw new TorchSaveFormatException(file, archiveName + "/data.pkl", null, Reason.LIMIT_EXCEEDED,
+                    "more than " + MAX_LEAVES + " leaves when the structure is listed by path (shared references "
+                    + "expand to " + (leaves > MAX_LEAVES + 1L ? "far more" : "more") + ")");
+        }
         Map<String, Object> out = new LinkedHashMap<>();
         walk("", value, out);
         return out;
+    }
+
+    /** Leaves below {@code value} as paths count them, saturated just above {@link #MAX_LEAVES}. */
+    private static long countLeaves(Object value, java.util.IdentityHashMap<Object, Long> memo) {
+        boolean container = (value instanceof Map<?, ?> m && !m.isEmpty()) || (value instanceof List<?> l
+                && !l.isEmpty());
+        if (!container) {
+            return 1;
+        }
+        Long known = memo.get(value);
+        if (known != null) {
+            return known;
+        }
+        long n = 0;
+        Iterable<?> items = value instanceof Map<?, ?> m ? m.values() : (List<?>) value;
+        for (Object item : items) {
+            n = Math.min(n + countLeaves(item, memo), MAX_LEAVES + 2L);
+        }
+        memo.put(value, n);
+        return n;
     }
 
     private void walk(String path, Object value, Map<String, Object> out) {

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
  * {@code -Dai.djl.offline=true} (the Maven profile {@code demo} and {@code bin/cogvideox} do).
  */
 @Command(name = "cogvideox", mixinStandardHelpOptions = true, version = "CogVideoX4J 0.1.0-SNAPSHOT",
-        description = "Fine-tune CogVideoX on the JVM.", subcommands = {TrainCommand.class, PrepareCommand.class, MediaDemoCommand.class, DemoCommand.class, LoraCommand.class})
+        description = "Fine-tune CogVideoX on the JVM.", subcommands = {TrainCommand.class, PrepareCommand.class, MediaDemoCommand.class, DemoCommand.class, LoraCommand.class, ConvertCommand.class, InspectCommand.class})
 public final class CogVideoXCli implements Runnable {
     @Override
     public void run() {

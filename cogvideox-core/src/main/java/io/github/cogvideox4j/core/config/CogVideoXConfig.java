@@ -251,6 +251,32 @@ public record CogVideoXConfig(
     }
 
     /**
+     * A config given on a command line: a {@code config.json} file (or a folder holding one) if the path exists,
+     * else the name of a release ({@link CogVideoXVariant#parse}), whose {@link #released} config is returned.
+     *
+     * @param fileOrVariant a path or a release name such as {@code CogVideoX-5b}
+     * @return the config
+     * @throws IOException if the file cannot be read
+     * @throws ConfigException if the file is invalid, or the text is neither an existing path nor a release name
+     */
+    public static CogVideoXConfig fromFileOrVariant(String fileOrVariant) throws IOException {
+        java.util.Objects.requireNonNull(fileOrVariant, "fileOrVariant");
+        Path path = Path.of(fileOrVariant);
+        if (Files.isDirectory(path)) {
+            path = path.resolve("config.json");
+        }
+        if (Files.isRegularFile(path)) {
+            return read(path);
+        }
+        try {
+            return released(CogVideoXVariant.parse(fileOrVariant));
+        } catch (ConfigException e) {
+            throw new ConfigException("'" + fileOrVariant + "' is neither an existing config.json nor a "
+                    + "release: " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Parses a config from JSON text (see {@link #read(Path)}).
      *
      * @param json the JSON object

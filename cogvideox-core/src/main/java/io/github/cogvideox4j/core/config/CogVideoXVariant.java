@@ -57,6 +57,30 @@ public enum CogVideoXVariant {
         return c.useRotaryPositionalEmbeddings() ? COGVIDEOX_5B : COGVIDEOX_2B;
     }
 
+    /**
+     * Parses a release name: the display name ({@code CogVideoX-5b}, {@code CogVideoX1.5-5B-I2V}), optionally with
+     * its Hugging Face owner ({@code THUDM/CogVideoX-5b}), or the enum name ({@code COGVIDEOX_5B}); case-insensitive.
+     *
+     * @param name the name
+     * @return the variant
+     * @throws ConfigException if the name is not a release; the message lists the accepted names
+     */
+    public static CogVideoXVariant parse(String name) {
+        String n = name == null ? "" : name.trim();
+        int slash = n.lastIndexOf('/');
+        String bare = slash >= 0 ? n.substring(slash + 1) : n;
+        for (CogVideoXVariant v : values()) {
+            if (v.displayName.equalsIgnoreCase(bare) || v.name().equalsIgnoreCase(bare)) {
+                return v;
+            }
+        }
+        StringBuilder names = new StringBuilder();
+        for (CogVideoXVariant v : values()) {
+            names.append(names.length() == 0 ? "" : ", ").append(v.displayName);
+        }
+        throw new ConfigException("'" + name + "' is not a CogVideoX release (expected one of " + names + ")");
+    }
+
     @Override
     public String toString() {
         return displayName;

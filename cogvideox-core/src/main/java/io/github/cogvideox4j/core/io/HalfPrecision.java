@@ -11,6 +11,8 @@ package io.github.cogvideox4j.core.io;
  *   <li>bfloat16 (BF16) to binary32: exact, the 16 bits become the upper half of the float.</li>
  *   <li>binary32 to bfloat16: round to nearest, ties to even; every NaN becomes the quiet NaN
  *       {@code 0x7FC0}, as PyTorch does.</li>
+ *   <li>binary32 to binary16: round to nearest, ties to even, subnormals included; values beyond the largest
+ *       finite half become infinite; every NaN becomes the quiet NaN {@code 0x7E00} with its sign.</li>
  * </ul>
  *
  * <p>Methods return raw {@code int} bits as well as {@code float} values: storing bits avoids any
@@ -83,5 +85,45 @@ public final class HalfPrecision {
         }
         int roundingBias = 0x7FFF + ((bits >>> 16) & 1);
         return (short) ((bits + roundingBias) >>> 16);
+    }
+
+    /**
+     * Rounds a float to IEEE binary16, to nearest with ties to even (Java 17 has no
+     * {@code Float.floatToFloat16}).
+     *
+     * @param value any float
+     * @return the binary16 bits in the low 16 bits of a short
+     */
+    public static short floatToF16(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        int sign = (bits >>> 16) & 0x8000;
+        if ((bits & 0x7FFFFFFF) > 0x7F800000) {
+            return (short) (sign | 0x7E00);
+        }
+        int exp = ((bits >>> 23) & 0xFF) - 127 + 15;
+        int mant = bits & 0x7FFFFF;
+        if (exp >= 31) {
+            return (short) (sign | 0x7C00); // overflow (or infinity) to infinity
+        }
+        if (exp <= 0) {
+            if (exp < -10) {
+                return (short) sign; // below half the smallest subnormal
+            }
+            mant |= 0x800000;
+            int shift = 14 - exp;
+            int half = mant >> shift;
+            int rem = mant & ((1 << shift) - 1);
+            int mid = 1 << (shift - 1);
+            if (rem > mid || (rem == mid && (half & 1) == 1)) {
+                half++;
+            }
+            return (short) (sign | half);
+        }
+        int half = (exp << 10) | (mant >> 13);
+        int rem = mant & 0x1FFF;
+        if (rem > 0x1000 || (rem == 0x1000 && (half & 1) == 1)) {
+            half++; // may carry into the exponent, up to infinity: correct rounding
+        }
+        return (short) (sign | half);
     }
 }

@@ -1,6 +1,5 @@
 package io.github.cogvideox4j.core.io;
 
-import io.github.cogvideox4j.core.CogVideoXException;
 import java.nio.file.Path;
 
 /**
@@ -14,13 +13,8 @@ import java.nio.file.Path;
  *
  * <p>Thread safety: immutable.
  */
-public class SafetensorsFormatException extends CogVideoXException {
+public class SafetensorsFormatException extends TensorFormatException {
     private static final long serialVersionUID = 1L;
-
-    /** The file whose content is wrong ({@link Path} is not serializable, hence transient). */
-    private final transient Path file;
-    /** The tensor concerned, or {@code null}. */
-    private final String tensor;
 
     /**
      * @param file the file whose content is wrong (never {@code null})
@@ -28,9 +22,7 @@ public class SafetensorsFormatException extends CogVideoXException {
      * @param detail what is wrong, with the expected and the actual value
      */
     public SafetensorsFormatException(Path file, String tensor, String detail) {
-        super(compose(file, tensor, detail));
-        this.file = file;
-        this.tensor = tensor;
+        super(file, tensor, compose(file, tensor, detail), null);
     }
 
     /**
@@ -40,19 +32,7 @@ public class SafetensorsFormatException extends CogVideoXException {
      * @param cause the underlying failure (e.g. the JSON parser's exception)
      */
     public SafetensorsFormatException(Path file, String tensor, String detail, Throwable cause) {
-        super(compose(file, tensor, detail), cause);
-        this.file = file;
-        this.tensor = tensor;
-    }
-
-    /** @return the file whose content is wrong */
-    public Path file() {
-        return file;
-    }
-
-    /** @return the tensor concerned, or {@code null} when the problem is not about a single tensor */
-    public String tensor() {
-        return tensor;
+        super(file, tensor, compose(file, tensor, detail), cause);
     }
 
     private static String compose(Path file, String tensor, String detail) {

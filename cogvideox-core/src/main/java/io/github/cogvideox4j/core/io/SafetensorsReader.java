@@ -3,20 +3,16 @@ package io.github.cogvideox4j.core.io;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ClosedByInterruptException;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -61,17 +57,13 @@ public final class SafetensorsReader implements TensorSource {
     private static final int MAP_THRESHOLD = 1 << 20;
 
     private final Path file;
-    private final long fileSize;
     private final long dataStart;
     private final SafetensorsHeader header;
-    private final Object reopenLock = new Object();
-    private volatile FileChannel channel;
-    private volatile boolean closed;
+    private final ReopeningChannel channel;
 
-    private SafetensorsReader(Path file, FileChannel channel, long fileSize, SafetensorsHeader header) {
+    private SafetensorsReader(Path file, ReopeningChannel channel, SafetensorsHeader header) {
         this.file = file;
         this.channel = channel;
-        this.fileSize = fileSize;
         this.header = header;
         this.dataStart = 8 + header.headerLength();
     }
@@ -87,7 +79,7 @@ public final class SafetensorsReader implements TensorSource {
      */
     public static SafetensorsReader open(Path file) throws IOException {
         checkNotNull(file, "file");
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        ReopeningChannel ch = ReopeningChannel.open(file);
         try {
             long size = ch.size();
             if (size < 8) {
@@ -95,20 +87,16 @@ public final class SafetensorsReader implements TensorSource {
                         + " bytes long: expected at least 8 (the header length)");
             }
             ByteBuffer prefix = ByteBuffer.allocate(8);
-            readFully(ch, prefix, 0, file);
+            ch.readFullyChecked(prefix, 0);
             long n = SafetensorsHeader.headerLength(file, prefix, size);
             ByteBuffer json = ByteBuffer.allocate((int) n);
-            readFully(ch, json, 8, file);
+            ch.readFullyChecked(json, 8);
             SafetensorsHeader header = SafetensorsHeader.parse(file, json.array(), size - 8 - n);
             LOG.debug("opened {}: {} tensors, header {} bytes, data {} bytes", file, header.tensors().size(), n,
                     size - 8 - n);
-            return new SafetensorsReader(file, ch, size, header);
+            return new SafetensorsReader(file, ch, header);
         } catch (IOException | RuntimeException | Error e) {
-            try {
-                ch.close();
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            ch.close();
             throw e;
         }
     }
@@ -157,14 +145,8 @@ public final class SafetensorsReader implements TensorSource {
         DataType type = TensorCodec.loadType(info.dtype(), target);
         long numel = info.numel();
         long bytes = checkBufferSize(info, numel, type);
-        NDArray array = materialize(info, manager, type, (int) bytes);
-        if (target == DataType.FLOAT16 && type == DataType.FLOAT32) {
-            // F32 and BF16 sources: let the engine round FLOAT32 to FLOAT16 (never BFLOAT16 through DJL).
-            try (NDArray wide = array) {
-                return wide.toType(DataType.FLOAT16, false);
-            }
-        }
-        return array;
+        NDArray array = TensorArrays.create(manager, info.djlShape(), type, (int) bytes, dst -> fill(info, type, dst));
+        return TensorArrays.toTarget(array, target);
     }
 
     /** {@inheritDoc} */
@@ -229,17 +211,7 @@ public final class SafetensorsReader implements TensorSource {
     /** Closes the file. Idempotent; reads in flight fail. */
     @Override
     public void close() {
-        synchronized (reopenLock) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            try {
-                channel.close();
-            } catch (IOException e) {
-                LOG.warn("closing {} failed", file, e);
-            }
-        }
+        channel.close();
     }
 
     @Override
@@ -264,56 +236,11 @@ public final class SafetensorsReader implements TensorSource {
 
     /** @return the number of bytes of the decoded buffer, guaranteed {@code <= Integer.MAX_VALUE} */
     private long checkBufferSize(TensorInfo info, long numel, DataType type) {
-        long decoded = numel * type.getNumOfBytes(); // numel * dtype size fits a long (checked at open), so this does
-        if (info.byteLength() > Integer.MAX_VALUE || decoded > Integer.MAX_VALUE) {
-            throw new SafetensorsFormatException(file, info.name(), "tensor is too large for one buffer: "
-                    + info.byteLength() + " bytes stored, " + decoded + " bytes as " + type
-                    + ", expected at most " + Integer.MAX_VALUE);
+        String problem = TensorArrays.sizeProblem(info.byteLength(), numel, info.shape(), type);
+        if (problem != null) {
+            throw new SafetensorsFormatException(file, info.name(), problem);
         }
-        // An empty tensor may still declare huge dimensions ([0, 2^62, 2^62]); the engine's stride arithmetic
-        // would overflow on them, so the dimensions without the zeros must fit one buffer as well.
-        long span = type.getNumOfBytes();
-        for (long d : info.shape()) {
-            if (d > 1) {
-                span = d > Integer.MAX_VALUE ? Long.MAX_VALUE : span * d; // both factors <= 2^31: no overflow
-            }
-            if (span > Integer.MAX_VALUE) {
-                break;
-            }
-        }
-        if (span > Integer.MAX_VALUE) {
-            throw new SafetensorsFormatException(file, info.name(), "shape " + java.util.Arrays.toString(info.shape())
-                    + " is too large for one array: its non-zero dimensions span more than " + Integer.MAX_VALUE
-                    + " bytes");
-        }
-        return decoded;
-    }
-
-    private NDArray materialize(TensorInfo info, NDManager manager, DataType type, int bytes) {
-        if (bytes == 0) {
-            return manager.create(info.djlShape(), type);
-        }
-        if (manager.getDevice().getDeviceType().equals(Device.Type.CPU)) {
-            // Fast path: fill the engine-owned memory of an uninitialised array through a direct view of it.
-            NDArray out = manager.create(info.djlShape(), type);
-            boolean filled = false;
-            try {
-                ByteBuffer view = out.toByteBuffer(true);
-                if (view.isDirect() && view.capacity() == bytes) {
-                    fill(info, type, view.order(ByteOrder.nativeOrder()));
-                    filled = true;
-                    return out;
-                }
-            } finally {
-                if (!filled) {
-                    out.close();
-                }
-            }
-        }
-        // Other devices or engines: decode into a direct buffer and let the engine copy it.
-        ByteBuffer buffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
-        fill(info, type, buffer);
-        return manager.create(buffer, info.djlShape(), type);
+        return numel * type.getNumOfBytes();
     }
 
     /** Writes the tensor, decoded to {@code type}, into {@code dst} (native order, exactly the right size). */
@@ -347,95 +274,25 @@ public final class SafetensorsReader implements TensorSource {
             heap.flip();
             return heap.order(ByteOrder.LITTLE_ENDIAN);
         }
-        return withChannel(info, ch -> ch.map(FileChannel.MapMode.READ_ONLY, position, size))
-                .order(ByteOrder.LITTLE_ENDIAN);
+        return channel.map(position, size, what(info)).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Reads exactly {@code dst.remaining()} bytes of the tensor into {@code dst}. */
     private void readTensorBytes(TensorInfo info, ByteBuffer dst) {
-        long position = dataStart + info.begin();
-        int start = dst.position();
-        withChannel(info, ch -> {
-            dst.position(start); // a retry after an asynchronous close starts over
-            readFully(ch, dst, position, file);
-            return null;
-        });
+        channel.readFully(dst, dataStart + info.begin(), what(info));
     }
 
-    private interface ChannelOp<T> {
-        T apply(FileChannel channel) throws IOException;
-    }
-
-    /**
-     * Runs an operation on the channel. If another thread's interrupt closed the channel, reopens it and
-     * retries once; an interrupt of the calling thread fails the call.
-     */
-    private <T> T withChannel(TensorInfo info, ChannelOp<T> op) {
-        for (int attempt = 0; ; attempt++) {
-            FileChannel ch = currentChannel();
-            try {
-                return op.apply(ch);
-            } catch (ClosedByInterruptException e) {
-                throw new UncheckedIOException(file + ", tensor '" + info.name() + "': read interrupted", e);
-            } catch (ClosedChannelException e) {
-                if (closed) {
-                    throw new IllegalStateException(file + " was closed while tensor '" + info.name()
-                            + "' was being read", e);
-                }
-                if (attempt > 0) {
-                    throw new UncheckedIOException(file + ", tensor '" + info.name() + "': channel closed", e);
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(file + ", tensor '" + info.name() + "': " + e.getMessage(), e);
-            }
-        }
-    }
-
-    private FileChannel currentChannel() {
-        FileChannel ch = channel;
-        if (ch.isOpen()) {
-            return ch;
-        }
-        synchronized (reopenLock) {
-            ensureOpen();
-            if (!channel.isOpen()) {
-                try {
-                    FileChannel fresh = FileChannel.open(file, StandardOpenOption.READ);
-                    if (fresh.size() != fileSize) {
-                        fresh.close();
-                        throw new IOException("size changed from " + fileSize + " to " + fresh.size()
-                                + " bytes while open");
-                    }
-                    LOG.debug("reopened {} after an interrupt closed its channel", file);
-                    channel = fresh;
-                } catch (IOException e) {
-                    throw new UncheckedIOException(file + ": reopening failed", e);
-                }
-            }
-            return channel;
-        }
+    private static String what(TensorInfo info) {
+        return "tensor '" + info.name() + "'";
     }
 
     private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException(file + " is closed");
-        }
+        channel.ensureOpen();
     }
 
     private UncheckedIOException mappedFault(TensorInfo info, InternalError e) {
         // The JVM reports a fault on a mapped page (e.g. the file was truncated) as an InternalError.
         return new UncheckedIOException(new IOException(file + ", tensor '" + info.name()
                 + "': fault while reading the mapped file (was it modified while open?)", e));
-    }
-
-    private static void readFully(FileChannel ch, ByteBuffer dst, long position, Path file) throws IOException {
-        long pos = position;
-        while (dst.hasRemaining()) {
-            int n = ch.read(dst, pos);
-            if (n < 0) {
-                throw new EOFException(file + ": unexpected end of file at byte " + pos);
-            }
-            pos += n;
-        }
     }
 }

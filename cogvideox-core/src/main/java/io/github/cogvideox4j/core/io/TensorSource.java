@@ -7,10 +7,11 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Named tensors stored in safetensors form: one file ({@link SafetensorsReader}) or a sharded folder
- * ({@link ShardedSafetensors}). Headers are read and validated when the source is opened; tensor bytes are
- * read lazily, one tensor per call, and every byte is checked (size, dtype, BOOL values) in Java before it
- * reaches native code.
+ * Named tensors in a file: safetensors, one file ({@link SafetensorsReader}) or a sharded folder
+ * ({@link ShardedSafetensors}); or a {@code torch.save} file ({@link TorchSaveReader}, and the SAT checkpoint view
+ * {@code io.github.cogvideox4j.core.model.SatCheckpoint}). Headers (or the pickle) are read and validated when the
+ * source is opened; tensor bytes are read lazily, one tensor per call, and every byte is checked (size, dtype, BOOL
+ * values) in Java before it reaches native code.
  *
  * <p>Dtype handling of {@link #read(String, NDManager, DataType)}:
  * <table>
@@ -34,8 +35,9 @@ import java.util.Set;
  * <p>Thread safety: after opening, all methods may be called concurrently from several threads; closing
  * while reads are in flight makes those reads fail. Files must not be modified while a source is open.
  *
- * <p>Exceptions: {@link SafetensorsFormatException} for content problems (absent tensor, non-float dtype
- * for {@link #readFloats}, tensor too large for one array); {@link java.io.UncheckedIOException} for I/O
+ * <p>Exceptions: a {@link TensorFormatException} for content problems (absent tensor, non-float dtype
+ * for {@link #readFloats}, tensor too large for one array): {@link SafetensorsFormatException} from safetensors
+ * sources, {@link TorchSaveFormatException} from {@code torch.save} ones; {@link java.io.UncheckedIOException} for I/O
  * failures while reading tensor bytes; {@link IllegalStateException} after {@link #close()}.
  */
 public interface TensorSource extends AutoCloseable {
@@ -57,7 +59,7 @@ public interface TensorSource extends AutoCloseable {
     /**
      * @param name a tensor name
      * @return the header entry of that tensor
-     * @throws SafetensorsFormatException naming the file and the tensor if there is no such tensor
+     * @throws TensorFormatException naming the file and the tensor if there is no such tensor
      */
     TensorInfo info(String name);
 
@@ -76,7 +78,7 @@ public interface TensorSource extends AutoCloseable {
      * @param target {@link DataType#FLOAT32} or {@link DataType#FLOAT16}: the type of floating-point results
      * @return a new array with the tensor's shape, owned by {@code manager}; the caller closes it (or the
      *     manager)
-     * @throws SafetensorsFormatException if the tensor is absent, larger than 2 GiB, or a BOOL tensor holds a
+     * @throws TensorFormatException if the tensor is absent, larger than 2 GiB, or a BOOL tensor holds a
      *     byte other than 0 or 1
      * @throws IllegalArgumentException if {@code target} is neither FLOAT32 nor FLOAT16
      * @throws java.io.UncheckedIOException if reading the bytes fails
@@ -101,7 +103,7 @@ public interface TensorSource extends AutoCloseable {
      *
      * @param name the tensor's name
      * @return a new array of {@code info(name).numel()} floats
-     * @throws SafetensorsFormatException if the tensor is absent, not floating-point, or has more than
+     * @throws TensorFormatException if the tensor is absent, not floating-point, or has more than
      *     {@code Integer.MAX_VALUE} elements
      * @throws java.io.UncheckedIOException if reading the bytes fails
      */

@@ -15,9 +15,17 @@
  *   <li>{@link io.github.cogvideox4j.core.io.HalfPrecision} — exact F16/BF16 ↔ F32 bit conversions.</li>
  *   <li>{@link io.github.cogvideox4j.core.io.SafetensorsFormatException} — malformed content, naming file,
  *       tensor, expected and actual.</li>
+ *   <li>{@link io.github.cogvideox4j.core.io.TorchSaveReader} — {@code torch.save} files ({@code .pt}, SAT/DeepSpeed
+ *       checkpoints) through an allowlist unpickler that never runs anything the file names;
+ *       {@link io.github.cogvideox4j.core.io.TorchTensor} (a strided view of a storage),
+ *       {@link io.github.cogvideox4j.core.io.TorchSize}; refusals are
+ *       {@link io.github.cogvideox4j.core.io.TorchSaveFormatException}s with a reason, both kinds of format error
+ *       are {@link io.github.cogvideox4j.core.io.TensorFormatException}s.</li>
+ *   <li>{@link io.github.cogvideox4j.core.io.DiffusersFolderWriter} — a transformer as a sharded Diffusers
+ *       folder, from arrays or streamed from a {@link io.github.cogvideox4j.core.io.TensorSource}.</li>
  * </ul>
  *
- * <p>Safety: every header is validated in Java (offsets, sizes, dtypes, overflow, duplicates) before any
+ * <p>Safety: every header and every pickle is validated in Java (offsets, sizes, dtypes, overflow, duplicates) before any
  * tensor byte is handed to native code, and no BFLOAT16 array is ever created through DJL: BF16 and F16 are
  * widened to FLOAT32 in Java. Readers are safe for concurrent reads after open; the writer is stateless.
  */

@@ -228,11 +228,65 @@ public final class CogVideoXTransformer implements AutoCloseable {
         return create(config, weights, "the given tensors", manager, requireStorageType(dtype));
     }
 
+    /**
+     * Loads a SAT checkpoint (the SAT trainer's DeepSpeed output) in FLOAT32. See
+     * {@link #load(Path, CogVideoXConfig, NDManager, DataType)}.
+     *
+     * @param satCheckpoint the checkpoint folder (with {@code latest}), an iteration folder, or the
+     *     {@code mp_rank_00_model_states.pt} file
+     * @param config the model's Diffusers config ({@link CogVideoXConfig#read} of a {@code config.json}, or
+     *     {@link CogVideoXConfig#released} of a release): a SAT checkpoint carries none
+     * @param manager the parent of the model's own manager
+     * @return the model; close it to free its weights
+     * @throws IOException if a file cannot be read
+     */
+    public static CogVideoXTransformer load(Path satCheckpoint, CogVideoXConfig config, NDManager manager)
+            throws IOException {
+        return load(satCheckpoint, config, manager, DataType.FLOAT32);
+    }
+
+    /**
+     * Loads a SAT checkpoint: {@code latest} picks the iteration, {@code mp_rank_00_model_states.pt} is read with the
+     * allowlist {@code torch.save} reader (nothing in it is executed), the state dict is found under
+     * {@code state_dict}, {@code module} or {@code model}, and its names are mapped to Diffusers names as CogVideo's
+     * {@code convert_weight_sat2hf.py} does (q/k/v split, 12-chunk adaLN split into norm1/norm2, q/k layernorm lists,
+     * renames, dropped position table; see {@link SatCheckpoint}). Names and shapes are checked against the config
+     * before any weight is read; missing, unexpected and mismatched tensors and mapping problems are reported together
+     * in one {@link WeightLoadException}. Dtypes as {@link #load(Path, NDManager, DataType)}.
+     *
+     * @param satCheckpoint the checkpoint folder, an iteration folder, or the {@code .pt} file
+     * @param config the model's Diffusers config
+     * @param manager the parent of the model's own manager
+     * @param dtype FLOAT32, FLOAT16 or BFLOAT16 (bf16 storage of the Linear weights)
+     * @return the model; close it to free its weights
+     * @throws IOException if a file cannot be read
+     * @throws io.github.cogvideox4j.core.io.TorchSaveFormatException if the {@code .pt} file is refused
+     * @throws WeightLoadException if the weights do not match the config
+     */
+    public static CogVideoXTransformer load(Path satCheckpoint, CogVideoXConfig config, NDManager manager,
+            DataType dtype) throws IOException {
+        com.google.common.base.Preconditions.checkNotNull(config, "config");
+        DataType storage = requireStorageType(dtype);
+        try (SatCheckpoint sat = SatCheckpoint.open(satCheckpoint, config)) {
+            return create(config, sat, sat.describe(), manager, storage, sat.problems());
+        }
+    }
+
     private static CogVideoXTransformer create(CogVideoXConfig config, TensorSource weights, String source,
             NDManager parent, DataType dtype) {
+        return create(config, weights, source, parent, dtype, List.of());
+    }
+
+    /**
+     * Checks tensor names and shapes against the config's layout.
+     *
+     * @param problems further problems found while mapping names (reported with the shape mismatches)
+     * @throws WeightLoadException listing every missing, unexpected and mismatched tensor
+     */
+    static void checkWeights(CogVideoXConfig config, TensorSource weights, String source, List<String> problems) {
         ParameterLayout layout = ParameterLayout.of(config);
         List<String> missing = new ArrayList<>();
-        List<String> mismatched = new ArrayList<>();
+        List<String> mismatched = new ArrayList<>(problems);
         for (Map.Entry<String, Shape> e : layout.shapes().entrySet()) {
             if (!weights.names().contains(e.getKey())) {
                 missing.add(e.getKey());
@@ -252,6 +306,12 @@ public final class CogVideoXTransformer implements AutoCloseable {
         if (!missing.isEmpty() || !unexpected.isEmpty() || !mismatched.isEmpty()) {
             throw new WeightLoadException(source + " (" + config.variant() + ")", missing, unexpected, mismatched);
         }
+    }
+
+    private static CogVideoXTransformer create(CogVideoXConfig config, TensorSource weights, String source,
+            NDManager parent, DataType dtype, List<String> problems) {
+        checkWeights(config, weights, source, problems);
+        ParameterLayout layout = ParameterLayout.of(config);
         NDManager own = parent.newSubManager();
         KernelPack pack = KernelPack.load();
         try {

@@ -100,4 +100,41 @@ class HalfPrecisionTest {
         assertThat(HalfPrecision.floatToBf16(Float.MAX_VALUE)).isEqualTo((short) 0x7F80); // overflows to +inf
         assertThat(HalfPrecision.floatToBf16(Float.NaN)).isEqualTo((short) 0x7FC0);
     }
+
+    @Test
+    void f16RoundingIsTheIdentityOnEveryHalfValue() {
+        for (int h = 0; h < 65536; h++) {
+            float f = HalfPrecision.f16ToFloat(h);
+            if (Float.isNaN(f)) {
+                assertThat(HalfPrecision.floatToF16(f) & 0x7FFF).as("0x%04x", h).isEqualTo(0x7E00);
+            } else {
+                assertThat(HalfPrecision.floatToF16(f) & 0xFFFF).as("0x%04x", h).isEqualTo(h);
+            }
+        }
+    }
+
+    @Test
+    void f16RoundingGoesToTheNearestHalfWithTiesToEven() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(14);
+        for (int i = 0; i < 200_000; i++) {
+            float f = Float.intBitsToFloat(random.nextInt());
+            if (Float.isNaN(f) || Math.abs(f) >= 65520f) {
+                continue;
+            }
+            int h = HalfPrecision.floatToF16(f) & 0xFFFF;
+            double err = Math.abs((double) HalfPrecision.f16ToFloat(h) - f);
+            // neither neighbour is closer (the neighbours of h in the ordered half line)
+            for (int n : new int[] {h - 1, h + 1}) {
+                if (n >= 0 && n < 0x7C00 || n > 0x8000 && n < 0xFC00) {
+                    double other = Math.abs((double) HalfPrecision.f16ToFloat(n) - f);
+                    assertThat(err).as("%s -> 0x%04x vs 0x%04x", f, h, n).isLessThanOrEqualTo(other);
+                    if (err == other) {
+                        assertThat(h & 1).as("tie of %s goes to the even 0x%04x", f, h).isZero();
+                    }
+                }
+            }
+        }
+        assertThat(HalfPrecision.floatToF16(65520f)).isEqualTo((short) 0x7C00);
+        assertThat(HalfPrecision.floatToF16(Float.NaN) & 0xFFFF).isEqualTo(0x7E00);
+    }
 }

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -21,8 +22,11 @@ import java.util.Objects;
  *   <li>{@code cache/prompt_embeddings/<sha256(prompt)>.safetensors}, key {@code prompt_embedding}
  *       {@code [226, 4096]}.</li>
  * </ul>
- * BF16 and F16 files are widened to float32 in Java. The trainer's latents carry no key, so this reader cannot
- * detect a video changed after caching; prefer {@link LatentCache} for new data.
+ * BF16 and F16 files are widened to float32 in Java. Where a {@code .safetensors} entry is absent, the same path
+ * with {@code .pt} is read instead (caches written with {@code torch.save}: a single tensor, or a dict holding the
+ * tensor under the key above, or holding one tensor): through {@link TorchCacheFiles}, so nothing in the file is
+ * executed. The trainer's latents carry no key, so this reader cannot detect a video changed after caching; prefer
+ * {@link LatentCache} for new data.
  *
  * <p>Thread safety: safe for concurrent use (each read opens its own file).
  */
@@ -73,7 +77,7 @@ public final class CogVideoTrainerCache {
      * @param videoStem the video stem
      * @param manager owner of the result
      * @return {@code [C, F_lat, h, w]} float32, already scaled, owned by {@code manager}
-     * @throws NoSuchFileException if the file is missing
+     * @throws NoSuchFileException if neither the {@code .safetensors} nor the {@code .pt} file exists
      * @throws IOException if it cannot be read
      */
     public NDArray readLatent(String modelName, Bucket resolution, String videoStem, NDManager manager)
@@ -87,7 +91,7 @@ public final class CogVideoTrainerCache {
      * @param prompt the prompt exactly as the trainer encoded it
      * @param manager owner of the result
      * @return {@code [226, 4096]} float32, owned by {@code manager}
-     * @throws NoSuchFileException if the file is missing
+     * @throws NoSuchFileException if neither the {@code .safetensors} nor the {@code .pt} file exists
      * @throws IOException if it cannot be read
      */
     public NDArray readPromptEmbedding(String prompt, NDManager manager) throws IOException {
@@ -95,11 +99,22 @@ public final class CogVideoTrainerCache {
     }
 
     private static NDArray read(Path file, String tensor, NDManager manager) throws IOException {
-        if (!Files.isRegularFile(file)) {
-            throw new NoSuchFileException(file.toString(), null, "CogVideo trainer cache entry missing");
+        if (Files.isRegularFile(file)) {
+            try (SafetensorsReader reader = SafetensorsReader.open(file)) {
+                return reader.read(tensor, manager, DataType.FLOAT32);
+            }
         }
-        try (SafetensorsReader reader = SafetensorsReader.open(file)) {
-            return reader.read(tensor, manager, DataType.FLOAT32);
+        Path pt = ptSibling(file);
+        if (Files.isRegularFile(pt)) {
+            return TorchCacheFiles.readTensor(pt, List.of(tensor), manager);
         }
+        throw new NoSuchFileException(file.toString(), pt.toString(), "CogVideo trainer cache entry missing (neither "
+                + "the .safetensors nor the .pt file exists)");
+    }
+
+    /** @return the same path with {@code .pt} instead of {@code .safetensors} */
+    static Path ptSibling(Path safetensors) {
+        String name = safetensors.getFileName().toString();
+        return safetensors.resolveSibling(name.substring(0, name.length() - ".safetensors".length()) + ".pt");
     }
 }

@@ -200,7 +200,7 @@ public final class SafetensorsReader implements TensorSource {
             throw new IndexOutOfBoundsException(file + ", tensor '" + name + "': " + count
                     + " elements do not fit one buffer; read them in parts");
         }
-        ByteBuffer mapped = withChannel(info, ch -> ch.map(FileChannel.MapMode.READ_ONLY, position, bytes));
+        ByteBuffer mapped = channel.map(position, (int) bytes, what(info));
         try {
             mapped.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(dst, dstOffset, count);
         } catch (InternalError e) {

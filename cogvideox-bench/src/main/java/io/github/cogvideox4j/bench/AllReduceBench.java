@@ -42,7 +42,7 @@ import java.util.concurrent.TimeUnit;
  * CP=cogvideox-bench/target/classes:$(cat cogvideox-bench/target/classpath.txt)
  * bin/cogvideox-java -Dai.djl.offline=true -cp $CP io.github.cogvideox4j.bench.AllReduceBench
  * }</pre>
- * Needs the Gloo shim (cogvideox-core built with {@code libgloo-dev} installed, see {@code bin/test}).
+ * Needs the Gloo shim (cogvideox-core built with {@code libgloo-dev} installed, see {@code bin/ensure-gloo}).
  */
 public final class AllReduceBench {
     private static final Set<String> OPTIONS = Set.of("ranks", "sizes", "reps", "warmup", "timeout");

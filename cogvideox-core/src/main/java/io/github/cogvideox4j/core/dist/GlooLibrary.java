@@ -83,7 +83,7 @@ final class GlooLibrary {
         if (url == null) {
             throw new ProcessGroupException("the Gloo shim " + RESOURCE + " is not on the class path: cogvideox-core "
                     + "was built without the Gloo headers (/usr/include/gloo/allreduce.h). Install them with "
-                    + "`apt-get install libgloo-dev` and rebuild (bin/test does both).", -1, null);
+                    + "`apt-get install libgloo-dev` and rebuild (bin/ensure-gloo installs it).", -1, null);
         }
         return url;
     }

@@ -169,11 +169,8 @@ public final class T5EncoderModel implements AutoCloseable {
     }
 
     /**
-     * A model with random weights of the config's shapes, drawn as transformers' {@code T5PreTrainedModel._init_weights}
-     * does (normal with std {@code (d_model·d_kv)^-½} for q, {@code d_model^-½} for k, v, wi_0, wi_1 and the bucket
-     * table, {@code (heads·d_kv)^-½} for o, {@code d_ff^-½} for wo, 1 for the embedding; unit norms), so that the
-     * attention logits have unit scale as in a trained model. For benchmarks and shape tests; deterministic for a
-     * seed.
+     * A model with random weights of the config's shapes, those of {@link #randomWeights}. For benchmarks and shape
+     * tests; deterministic for a seed.
      *
      * @param config the config
      * @param manager the parent of the model's own manager
@@ -185,7 +182,7 @@ public final class T5EncoderModel implements AutoCloseable {
         Preconditions.checkArgument(storage == DataType.FLOAT32 || storage == DataType.BFLOAT16,
                 "T5 weights can be held as FLOAT32 or BFLOAT16, not %s", storage);
         boolean bf16 = storage == DataType.BFLOAT16;
-        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        Map<String, float[]> drawn = randomWeights(config, seed);
         NDManager own = manager.newSubManager();
         KernelPack pack = KernelPack.load();
         try {
@@ -196,12 +193,8 @@ public final class T5EncoderModel implements AutoCloseable {
             for (Map.Entry<String, Shape> e : config.parameterShapes().entrySet()) {
                 String name = e.getKey();
                 Shape shape = e.getValue();
-                float[] values = new float[Math.toIntExact(shape.size())];
+                float[] values = drawn.get(name);
                 boolean norm = shape.dimension() == 1;
-                double std = initStd(config, name);
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = norm ? 1f : (float) (std * random.nextGaussian());
-                }
                 if (name.equals(BIAS_TABLE)) {
                     biasTable = values;
                 } else if (name.equals(SHARED) && bf16) {
@@ -229,6 +222,34 @@ public final class T5EncoderModel implements AutoCloseable {
             own.close();
             throw e;
         }
+    }
+
+    /**
+     * Random weights of the config's shapes, drawn as transformers' {@code T5PreTrainedModel._init_weights} does
+     * (normal with std {@code (d_model·d_kv)^-½} for q, {@code d_model^-½} for k, v, wi_0, wi_1 and the bucket table,
+     * {@code (heads·d_kv)^-½} for o, {@code d_ff^-½} for wo, 1 for the embedding; unit norms), so that the attention
+     * logits have unit scale as in a trained model. Deterministic for a seed; allocates nothing native.
+     *
+     * @param config the config
+     * @param seed the random seed
+     * @return name → row-major values, in {@link T5Config#parameterShapes()} order (unmodifiable map; the arrays are
+     *     the caller's)
+     */
+    public static Map<String, float[]> randomWeights(T5Config config, long seed) {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        Map<String, float[]> out = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, Shape> e : config.parameterShapes().entrySet()) {
+            String name = e.getKey();
+            Shape shape = e.getValue();
+            float[] values = new float[Math.toIntExact(shape.size())];
+            boolean norm = shape.dimension() == 1;
+            double std = initStd(config, name);
+            for (int i = 0; i < values.length; i++) {
+                values[i] = norm ? 1f : (float) (std * random.nextGaussian());
+            }
+            out.put(name, values);
+        }
+        return java.util.Collections.unmodifiableMap(out);
     }
 
     private static double initStd(T5Config c, String name) {

@@ -18,7 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
  * The MKL vendor switch (docs/mkl-switch.md), proven without timing: child JVMs started through
  * {@code bin/cogvideox-java} run one GEMM with {@code MKL_VERBOSE=1}; MKL's banner names the instruction set
  * it dispatched on. On a non-Intel CPU it says "Intel(R) Architecture processors" (the vendor-neutral path)
- * unless the switch is on, then the widest ISA the CPU has (AVX-512 here). Results must be bitwise equal.
+ * unless the switch is on, then the widest ISA the CPU has (AVX-512, else AVX2). Results must be bitwise equal.
+ *
+ * <p>CPU requirement: x86-64 with AVX2 at least (read from {@code /proc/cpuinfo}); the assertions that depend on it say
+ * so in their failure messages.
  */
 class MklVendorSwitchTest {
     private static final Path ROOT = Path.of("").toAbsolutePath().getParent();
@@ -113,7 +116,8 @@ class MklVendorSwitchTest {
         if (info.contains(" avx512f")) {
             return "AVX-512";
         }
-        assertThat(info).as("a CPU with AVX2 at least (else the switch has nothing to gain)").contains(" avx2");
+        assertThat(info).as("this test needs a CPU with AVX2 at least (no avx2 flag in /proc/cpuinfo; without it the "
+                + "switch has nothing to gain)").contains(" avx2");
         return "AVX2";
     }
 
@@ -126,20 +130,24 @@ class MklVendorSwitchTest {
         String banner = off().banner();
 
         if (intelCpu()) {
-            assertThat(banner).contains(widestIsa());
+            assertThat(banner).as("on an Intel CPU MKL names the CPU's widest ISA (%s, from /proc/cpuinfo)",
+                    widestIsa()).contains(widestIsa());
         } else {
-            assertThat(banner).contains("Intel(R) Architecture processors").doesNotContain("AVX");
+            assertThat(banner).as("on a non-Intel CPU without the switch MKL takes the vendor-neutral path")
+                    .contains("Intel(R) Architecture processors").doesNotContain("AVX");
         }
     }
 
     @Test
     void switchOnThroughTheEnvironmentMakesMklUseTheWidestKernels() throws Exception {
-        assertThat(onByEnvironment().banner()).contains(widestIsa());
+        assertThat(onByEnvironment().banner()).as("with the switch MKL names the CPU's widest ISA (%s, from "
+                + "/proc/cpuinfo)", widestIsa()).contains(widestIsa());
     }
 
     @Test
     void switchOnThroughTheMavenArgumentMakesMklUseTheWidestKernels() throws Exception {
-        assertThat(onByArgument().banner()).contains(widestIsa());
+        assertThat(onByArgument().banner()).as("with the switch MKL names the CPU's widest ISA (%s, from "
+                + "/proc/cpuinfo)", widestIsa()).contains(widestIsa());
     }
 
     @Test

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.pipeline.CogVideoXPipeline;
+import io.github.cogvideox4j.core.pipeline.TinyPipelineWriter;
 import io.github.cogvideox4j.data.BucketSampler;
 import io.github.cogvideox4j.data.BucketedSample;
 import io.github.cogvideox4j.data.SamplerConfig;
@@ -34,8 +35,10 @@ import picocli.CommandLine.Option;
 /**
  * {@code cogvideox demo-media}: the whole path from raw media, in the JVM. Generates a handful of short captioned
  * videos of two sizes and two lengths (coloured shapes that move as their captions say), runs {@code prepare} (probe,
- * bucket, VAE and T5 encoding into a latent cache) with the tiny Diffusers pipeline folder, trains a LoRA on the cache
- * and writes validation videos (MP4 + PNG contact sheet) during training.
+ * bucket, VAE and T5 encoding into a latent cache) with a tiny Diffusers pipeline folder, trains a LoRA on the cache
+ * and writes validation videos (MP4 + PNG contact sheet) during training. Without {@code --model} the pipeline is
+ * written first, from a fixed seed, by {@link TinyPipelineWriter} into {@code <output>/tiny-pipeline}: the demo
+ * needs nothing but the project.
  */
 @Command(name = "demo-media", mixinStandardHelpOptions = true,
         description = "Raw videos -> prepare -> LoRA training -> validation videos, on a built-in tiny default.")
@@ -43,8 +46,11 @@ final class MediaDemoCommand implements Callable<Integer> {
     private static final String[] CAPTIONS = {"a red square moving to the right", "a blue square moving down",
         "a green square moving to the left"};
 
-    @Option(names = "--model", description = "a tiny Diffusers CogVideoX pipeline folder (default: the golden "
-            + "tiny pipeline, <golden.dir>/pipeline/t2v_5b/model)")
+    /** The seed of the built-in tiny pipeline's weights. */
+    static final long PIPELINE_SEED = 1;
+
+    @Option(names = "--model", description = "a tiny Diffusers CogVideoX pipeline folder (default: a tiny random "
+            + "pipeline written to <output>/tiny-pipeline)")
     private Path model;
 
     @Option(names = "--output", defaultValue = "runs/media-demo", description = "output folder (default: ${DEFAULT-VALUE})")
@@ -56,15 +62,18 @@ final class MediaDemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        Path pipelineDir = model != null ? model
-                : Path.of(System.getProperty("golden.dir", "../shared/golden"), "pipeline", "t2v_5b", "model");
-        if (!Files.isRegularFile(pipelineDir.resolve("model_index.json"))) {
-            out.println("demo-media needs a tiny Diffusers pipeline folder; none at " + pipelineDir + " (pass --model)");
+        if (model != null && !Files.isRegularFile(model.resolve("model_index.json"))) {
+            out.println("demo-media: --model " + model + " is not a Diffusers pipeline folder (no model_index.json)");
             return 2;
         }
         TrainCommand.deleteRecursively(output);
         Path data = output.resolve("data");
         Path cache = output.resolve("cache");
+        Path pipelineDir = model;
+        if (pipelineDir == null) {
+            pipelineDir = TinyPipelineWriter.write(output.resolve("tiny-pipeline"), PIPELINE_SEED, List.of(CAPTIONS));
+            out.printf("0. wrote a tiny random pipeline (seed %d) to %s%n", PIPELINE_SEED, pipelineDir);
+        }
         long t0 = System.nanoTime();
         // 1. raw media: 12 captioned mp4 clips, 48x64 and 64x48, 9 and 13 frames
         writeDataset(data, 12);

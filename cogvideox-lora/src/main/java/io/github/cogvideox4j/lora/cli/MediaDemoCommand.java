@@ -2,6 +2,7 @@ package io.github.cogvideox4j.lora.cli;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import com.google.common.io.MoreFiles;
 import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.pipeline.CogVideoXPipeline;
 import io.github.cogvideox4j.data.BucketSampler;
@@ -62,7 +63,7 @@ final class MediaDemoCommand implements Callable<Integer> {
             out.println("demo-media needs a tiny Diffusers pipeline folder; none at " + pipelineDir + " (pass --model)");
             return 2;
         }
-        TrainCommand.deleteRecursively(output);
+        if (Files.isDirectory(output)) { MoreFiles.deleteRecursively(output); }
         Path data = output.resolve("data");
         Path cache = output.resolve("cache");
         long t0 = System.nanoTime();

@@ -23,7 +23,7 @@ import java.util.Locale;
  *       with an explicit upstream gradient); the peak includes the output and dq/dk/dv.</li>
  * </ul>
  * "Peak extra" is the rise of VmHWM over VmRSS after resetting VmHWM by writing 5 to
- * {@code /proc/self/clear_refs} (DJL-NOTES section 2); inputs are allocated before the reset and excluded.
+ * {@code /proc/self/clear_refs} (docs/djl-engine.md §3); inputs are allocated before the reset and excluded.
  * For comparison it prints the size of the score tensor naive attention would materialise, 4·H·S² bytes
  * (autograd keeps it, and the backward needs about three such tensors).
  *

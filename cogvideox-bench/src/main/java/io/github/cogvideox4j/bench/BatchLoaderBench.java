@@ -3,6 +3,7 @@ package io.github.cogvideox4j.bench;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import com.google.common.io.MoreFiles;
 import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.data.Bucket;
 import io.github.cogvideox4j.data.cache.CacheKey;
@@ -17,13 +18,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -129,11 +128,7 @@ public class BatchLoaderBench {
     public void tearDown() throws IOException {
         loader.close();
         root.close();
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
+        MoreFiles.deleteRecursively(dir);
     }
 
     /**

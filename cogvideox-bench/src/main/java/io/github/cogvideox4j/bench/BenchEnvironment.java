@@ -6,7 +6,7 @@ import java.util.Map;
 
 /**
  * States, in every benchmark output, the environment switches that change the numbers by 2× or more
- * (DJL-NOTES sections 0 and 8):
+ * (docs/djl-engine.md §1 and §8):
  * <ul>
  *   <li>the MKL vendor switch — fp32 GEMM runs MKL's AVX-512 kernels on AMD only when MKL is told the CPU is
  *       "Intel"; it counts as on when {@code COGVIDEOX_MKL_INTEL=1} or {@code LD_PRELOAD} names a library

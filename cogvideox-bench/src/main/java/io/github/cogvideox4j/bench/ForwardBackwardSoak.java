@@ -16,7 +16,7 @@ import java.io.IOException;
 /**
  * Native-memory soak of the transformer's training-style step: forward + backward of a tiny model of a release
  * under a {@code GradientCollector}, every step in its own sub-manager, parameter gradients zeroed in place, a
- * {@code System.gc()} every 250 steps (DJL-NOTES section 5). Prints the process RSS and the arrays held by the
+ * {@code System.gc()} every 250 steps (docs/djl-engine.md §4). Prints the process RSS and the arrays held by the
  * model's manager every {@code report} steps, so growth per step can be read off one run.
  *
  * <pre>

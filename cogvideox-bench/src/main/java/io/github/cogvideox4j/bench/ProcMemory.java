@@ -8,7 +8,7 @@ import java.nio.file.Path;
 /**
  * Resident-memory readings of this process from {@code /proc/self} (Linux only), for the memory columns of the
  * training benches: current RSS, the high-water mark (VmHWM) and its reset by writing 5 to
- * {@code /proc/self/clear_refs} (DJL-NOTES section 2), as {@link AttentionMemoryBench} does.
+ * {@code /proc/self/clear_refs} (docs/djl-engine.md §3), as {@link AttentionMemoryBench} does.
  *
  * <p>Caveat for every "peak extra" figure: the reset sets VmHWM to the current RSS, which includes pages the native
  * allocator kept from earlier, freed tensors; a step that reuses them shows less than its true working set. The

@@ -28,7 +28,7 @@ import java.util.Set;
  * ({@link CogVideoXConfig#tiny tiny(COGVIDEOX_5B)}: 2 blocks of 2 heads x 16, 8 text tokens, latent
  * {@code [B, 3, 4, 8, 12]}): per step, in its own sub-manager, the objective's loss (fresh noise and timesteps, fixed
  * latents and prompt), backward (plain autograd, or block checkpointing with {@code --ckpt=true}), global-norm clipping
- * to 1.0 and an AdamW update (lr 1e-3); a {@code System.gc()} every 250 steps (DJL-NOTES section 5).
+ * to 1.0 and an AdamW update (lr 1e-3); a {@code System.gc()} every 250 steps (docs/djl-engine.md §4).
  *
  * <p>Prints the process RSS (read right after a {@code System.gc()}, since uncollected Java garbage counts in the RSS
  * and makes a 90 MB saw-tooth at {@code -Xmx256m}), the Java heap's committed size and the RSS outside it (native

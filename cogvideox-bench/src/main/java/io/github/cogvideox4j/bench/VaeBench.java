@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import com.google.common.io.MoreFiles;
 import io.github.cogvideox4j.core.io.SafetensorsWriter;
 import io.github.cogvideox4j.core.vae.AutoencoderKLCogVideoX;
 import io.github.cogvideox4j.core.vae.LatentDistribution;
@@ -12,13 +13,11 @@ import io.github.cogvideox4j.core.vae.VaeConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * Time, peak extra memory and conv FLOP rate of the CogVideoX VAE ({@link AutoencoderKLCogVideoX}, fp32, CPU) with
@@ -103,7 +102,7 @@ public final class VaeBench {
             System.out.printf(Locale.ROOT, "# wrote %,d random parameters in %.1f s%n", params,
                     (System.nanoTime() - t0) / 1e9);
             try (AutoencoderKLCogVideoX vae = AutoencoderKLCogVideoX.load(dir, root)) {
-                deleteTree(dir);
+                MoreFiles.deleteRecursively(dir);
                 int lf = (frames - 1) / config.temporalCompressionRatio() + 1;
                 int scale = 1 << (config.blockOutChannels().size() - 1);
                 for (String op : ops) {
@@ -144,7 +143,9 @@ public final class VaeBench {
                 }
             }
         } finally {
-            deleteTree(dir);
+            if (Files.exists(dir)) {
+                MoreFiles.deleteRecursively(dir);
+            }
         }
         double gemmAfter = gemmRate(2048, 5);
         System.out.printf(Locale.ROOT, "# fp32 GEMM 2048^3 after: %.1f GFLOP/s (the ratio column uses 'before')%n",
@@ -177,17 +178,6 @@ public final class VaeBench {
                     Map.of());
         }
         return count;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 
     private static double gemmRate(long n, int reps) {

@@ -7,7 +7,7 @@ import java.util.function.Function;
 
 /**
  * Runs a computation in a temporary sub-manager so that its intermediates are freed when it returns, while its
- * results join the caller's manager. A DJL op's result joins the manager of its first operand (DJL-NOTES section 5),
+ * results join the caller's manager. A DJL op's result joins the manager of its first operand (docs/djl-engine.md §4),
  * so the operands the computation uses first are temporarily attached to the scope and return to their own managers
  * afterwards. Autograd keeps what backward needs natively: closing the Java handles of intermediates does not break
  * backward.

@@ -5,7 +5,7 @@ import io.github.cogvideox4j.core.config.CogVideoXVariant;
 import java.util.List;
 
 /**
- * A model variant's frame and size rules, applied where a bucket set meets a model (SPEC 9.1, 5.3):
+ * A model variant's frame and size rules, applied where a bucket set meets a model (docs/data-buckets.md §3):
  * <ul>
  *   <li>pixel frames {@code 4k+1} (the VAE compresses time by 4 after the first frame);</li>
  *   <li>heights and widths multiples of 16 (VAE /8 then 2x2 patches);</li>

@@ -2,7 +2,7 @@ package io.github.cogvideox4j.data;
 
 /**
  * What to do, for CogVideoX1.5 ({@code patch_size_t = 2}), with a clip whose latent frame count
- * {@code (F - 1) / 4 + 1} is odd (SPEC 5.3).
+ * {@code (F - 1) / 4 + 1} is odd (docs/data-buckets.md §3).
  */
 public enum OddLatentPolicy {
     /**

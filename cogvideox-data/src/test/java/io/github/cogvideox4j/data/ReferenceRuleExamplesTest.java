@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
-/** The reference rules on the worked examples of SPEC 9.3-9.5 and the golden README. */
+/** The reference rules on the worked examples of docs/data-buckets.md §1 and the golden README. */
 class ReferenceRuleExamplesTest {
     static final List<Integer> SIZES = List.of(256, 320, 384, 480, 512, 576, 720, 768, 960, 1024, 1280, 1536);
 

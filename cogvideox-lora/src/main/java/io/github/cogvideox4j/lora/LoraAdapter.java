@@ -26,7 +26,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A LoRA adapter injected into a {@link CogVideoXTransformer}, with PEFT's semantics (SPEC 7.1): for every targeted
+ * A LoRA adapter injected into a {@link CogVideoXTransformer}, with PEFT's semantics ({@code peft/tuners/lora/layer.py}):
+ * for every targeted
  * Linear, {@code y = W x + b + scale · (alpha / rank) · B(A x)}; {@code A} Kaiming-uniform(a = √5) =
  * {@code U(-1/√in, 1/√in)} drawn from {@link LoraConfig#initSeed()}, {@code B} zeros; the model's own parameters are
  * frozen ({@link CogVideoXTransformer#setRequiresGradient(boolean) setRequiresGradient(false)}), so backward

@@ -14,7 +14,7 @@ import java.util.regex.PatternSyntaxException;
  * matches when its name equals an entry or ends with {@code "." + entry}) or a regular expression
  * ({@link #targetRegex()}, PEFT's string form: the whole module name must match, as {@code re.fullmatch}). The
  * default list {@code to_q, to_k, to_v, to_out.0} hits the four attention projections {@code attn1.*} of every
- * block, as every Diffusers-based CogVideoX trainer does (SPEC 7.1). finetrainers' regex
+ * block, as every Diffusers-based CogVideoX trainer does. finetrainers' regex
  * {@code (transformer_blocks|single_transformer_blocks).*(to_q|to_k|to_v|to_out.0)} selects the same modules.
  *
  * <p>{@link #dropout()} is applied to the LoRA branch input in training mode only
@@ -31,7 +31,7 @@ import java.util.regex.PatternSyntaxException;
  */
 public record LoraConfig(int rank, double alpha, List<String> targetModules, String targetRegex, double dropout,
         long initSeed) {
-    /** PEFT's default targets of every CogVideoX trainer (SPEC 7.1). */
+    /** PEFT's default targets of every CogVideoX trainer ({@code target_modules}). */
     public static final List<String> DEFAULT_TARGETS = List.of("to_q", "to_k", "to_v", "to_out.0");
 
     /** Validates and copies the arguments. */

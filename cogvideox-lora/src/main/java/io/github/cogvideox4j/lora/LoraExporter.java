@@ -19,7 +19,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Writes LoRA files in the Diffusers/PEFT layout ({@code pytorch_lora_weights.safetensors}, SPEC 7.2): keys
+ * Writes LoRA files in the Diffusers/PEFT layout ({@code pytorch_lora_weights.safetensors}, diffusers
+ * {@code loaders/lora_pipeline.py}): keys
  * {@code transformer.<module>.lora_{A,B}.weight}, F32, header metadata {@code format: pt} plus
  * {@code lora_adapter_metadata} (the {@code transformer.}-prefixed PEFT config fields, sorted, as Diffusers'
  * {@code write_lora_layers} writes them), so that Diffusers applies {@code alpha / r} itself; and

@@ -1,7 +1,7 @@
 package io.github.cogvideox4j.lora;
 
 /**
- * The LoRA file layouts {@link LoraImporter} reads (SPEC 7.2, 7.3).
+ * The LoRA file layouts {@link LoraImporter} reads (diffusers {@code loaders/lora_pipeline.py}, finetrainers, SAT).
  */
 public enum LoraFormat {
     /**

@@ -21,7 +21,7 @@ import java.util.Optional;
 
 /**
  * Reads LoRA safetensors files of the three layouts in {@link LoraFormat} into {@link LoraFile}s keyed by Diffusers
- * module names (SPEC 7.2, 7.3).
+ * module names (diffusers {@code loaders/lora_pipeline.py}, CogVideo {@code tools/export_sat_lora_weight.py}).
  *
  * <ul>
  *   <li>Diffusers/PEFT: keys {@code transformer.<module>.lora_{A,B}.weight} (also {@code base_model.model.} or no

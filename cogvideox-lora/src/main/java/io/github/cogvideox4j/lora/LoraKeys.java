@@ -5,7 +5,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Tensor names of LoRA files: the Diffusers/PEFT export keys and the SAT names (SPEC 7.2, 7.3).
+ * Tensor names of LoRA files: the Diffusers/PEFT export keys and the SAT names (CogVideo
+ * {@code tools/export_sat_lora_weight.py}).
  *
  * <p>Thread safety: stateless.
  */

@@ -194,7 +194,8 @@ public record CogVideoXConfig(
     }
 
     /**
-     * The transformer config of a released model, as the Diffusers conversion script writes it (SPEC §1.1): for
+     * The transformer config of a released model, as the Diffusers conversion script writes it
+     * (diffusers {@code scripts/convert_cogvideox_to_diffusers.py}): for
      * shape arithmetic and random-weight tests at the real size.
      *
      * @param variant the release

@@ -7,7 +7,8 @@ import static com.google.common.base.Preconditions.checkState;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 
 /**
- * The token grid a 3-D RoPE table is built for, and the positions each axis gets on it (SPEC §3.2).
+ * The token grid a 3-D RoPE table is built for, and the positions each axis gets on it (diffusers
+ * {@code pipelines/cogvideo/pipeline_cogvideox.py}, {@code _prepare_rotary_positional_embeddings}).
  *
  * <ul>
  *   <li>{@link GridType#LINSPACE} (CogVideoX 1.0, Diffusers {@code grid_type="linspace"}): the grid is mapped onto the

@@ -12,7 +12,8 @@ import java.util.Arrays;
 
 /**
  * The 3-D rotary position tables of CogVideoX (Diffusers {@code get_3d_rotary_pos_embed} with
- * {@code use_real=True}, {@code theta=10000}; SPEC §3.1), computed on the host in pure Java.
+ * {@code use_real=True}, {@code theta=10000}; diffusers {@code models/embeddings.py}),
+ * computed on the host in pure Java.
  *
  * <p>The head dimension {@code hd} is split into {@code [t: hd/4 | h: 3hd/8 | w: 3hd/8]}. For an axis of sub-width
  * {@code d} at position {@code pos} the angle of pair {@code j} is {@code pos * freq_j} with

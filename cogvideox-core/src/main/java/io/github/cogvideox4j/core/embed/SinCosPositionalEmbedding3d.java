@@ -4,7 +4,8 @@ import static com.google.common.base.Preconditions.checkArgument;
 
 /**
  * The additive 3-D sincos positional table of CogVideoX-2b (Diffusers {@code get_3d_sincos_pos_embed} with
- * {@code output_type="pt"}, as {@code CogVideoXPatchEmbed._get_positional_embeddings} calls it; SPEC §2.3), for the
+ * {@code output_type="pt"}, as {@code CogVideoXPatchEmbed._get_positional_embeddings} calls it; diffusers
+ * {@code models/embeddings.py}), for the
  * video tokens only (the text rows of Diffusers' joint table are zero).
  *
  * <p>Layout of the row of token {@code (t, h, w)} (row {@code (t*Hg + h)*Wg + w}), {@code D = embedDim}:

@@ -10,7 +10,8 @@ import ai.djl.ndarray.types.Shape;
 
 /**
  * The sinusoidal timestep projection (Diffusers {@code Timesteps} / {@code get_timestep_embedding} with
- * {@code scale=1}, {@code max_period=10000}; SPEC §2.2). It has no weights: the MLP that follows it is a separate
+ * {@code scale=1}, {@code max_period=10000}; diffusers {@code models/embeddings.py}).
+ * It has no weights: the MLP that follows it is a separate
  * module.
  *
  * <p>With {@code half = dim / 2}: {@code exponent_i = -ln(10000) * i / (half - freqShift)},

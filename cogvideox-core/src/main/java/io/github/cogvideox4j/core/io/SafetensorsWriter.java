@@ -14,10 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,7 +24,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.UUID;
 
 /**
  * Writes safetensors files that the Python/Rust library reads (and vice versa).
@@ -38,9 +34,9 @@ import java.util.UUID;
  * data packed without gaps; compact JSON header with {@code __metadata__} first (omitted when empty, keys
  * sorted), padded with spaces so that the data starts at a multiple of 8 bytes.
  *
- * <p>Atomicity: the file is written to a temporary file in the same directory, forced to disk, then moved
- * over {@code file} atomically (a plain replacing move where the file system has no atomic move). A
- * failure leaves any previous file untouched and removes the temporary file.
+ * <p>Atomicity: the file is written through {@link AtomicFiles} (a temporary file in the same directory, forced to
+ * disk, then moved over {@code file} atomically). A failure leaves any previous file untouched and removes the
+ * temporary file.
  *
  * <p>Thread safety: stateless; concurrent writes to <em>different</em> files are safe. The arrays must not
  * be modified while they are written.
@@ -144,11 +140,8 @@ public final class SafetensorsWriter {
                 .thenComparing(Entry::name, SafetensorsWriter::compareUtf8));
         byte[] header = header(ordered, metadata);
 
-        Path target = file.toAbsolutePath();
-        Path tmp = target.resolveSibling("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
-        boolean moved = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        AtomicFiles.writeFile(file.toAbsolutePath(), tmp -> {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                 ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
                 prefix.putLong(0, header.length);
                 writeFully(ch, prefix);
@@ -161,19 +154,8 @@ public final class SafetensorsWriter {
                     }
                     writeFully(ch, bytes);
                 }
-                ch.force(true);
             }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            moved = true;
-        } finally {
-            if (!moved) {
-                Files.deleteIfExists(tmp);
-            }
-        }
+        });
     }
 
     private static byte[] header(List<Entry> ordered, Map<String, String> metadata) {

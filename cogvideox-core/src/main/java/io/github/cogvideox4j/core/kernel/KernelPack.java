@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
 /**
  * PyTorch's fused kernels that DJL does not expose — {@code scaled_dot_product_attention} and
  * {@code gelu(approximate="tanh")} — plus bf16/fp32 casts and bf16 linear layers, reached through a tiny
- * TorchScript module that this class writes itself (an in-memory stored zip, see DJL-NOTES section 3) and loads
+ * TorchScript module that this class writes itself (an in-memory stored zip, see docs/djl-engine.md §5) and loads
  * into its own {@link NDManager}. No Python, no file and no download is involved.
  *
  * <p><b>Autograd.</b> Every method is run with DJL's {@code isTrain = true}, which makes libtorch run the
@@ -203,7 +203,7 @@ public final class KernelPack implements AutoCloseable {
 
     /**
      * Casts to bfloat16 inside TorchScript ({@code x.to(torch.bfloat16)}), for bf16 compute such as
-     * oneDNN's 3.5× faster bf16 GEMM (DJL-NOTES section 7). Differentiable when recording: the gradient
+     * oneDNN's 3.5× faster bf16 GEMM (docs/djl-engine.md §6). Differentiable when recording: the gradient
      * flows back in {@code x}'s dtype.
      *
      * <p><b>Danger.</b> The result reports {@link DataType#UNKNOWN}. Only some DJL ops are safe on it

@@ -14,7 +14,7 @@ import java.util.zip.ZipOutputStream;
  * Writes a minimal TorchScript module archive (the {@code .pt} zip that {@code torch.jit.load} reads) for a
  * module class with no parameters, buffers or attributes other than {@code training}. libtorch compiles the
  * class from the source text of {@code archive/code/__torch__.py} when it loads the archive, so no Python is
- * needed anywhere (DJL-NOTES section 3).
+ * needed anywhere (docs/djl-engine.md §5).
  *
  * <p>The archive holds four STORED (uncompressed) entries:
  * <ul>

@@ -12,6 +12,6 @@
  *       (TorchScript-made bf16) before they reach JNI calls that abort the JVM.</li>
  * </ul>
  *
- * <p>Background and measurements: docs/DJL-NOTES.md sections 3 and 7.
+ * <p>Background and measurements: docs/djl-engine.md §5 and §6, docs/mixed-precision.md.
  */
 package io.github.cogvideox4j.core.kernel;

@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #generate} encodes the prompts (unless embeddings are given), encodes the conditioning image for I2V
  * models (pixels {@code 2x - 1}, each batch row through the VAE alone, posterior sample drawn from the
  * {@link NoiseSource}, scaled by {@code scaling_factor}, or divided by it when the VAE config has
- * {@code invert_scale_latents}, SPEC 5.4), runs {@link CogVideoXSampler} (CFG batch {@code [negative, positive]},
+ * {@code invert_scale_latents}, as
+ * {@code pipeline_cogvideox_image2video.py} does), runs
+ * {@link CogVideoXSampler} (CFG batch {@code [negative, positive]},
  * dynamic CFG, OFS, 1.5 frame padding and un-padding), then decodes {@code latents.permute(0,2,1,3,4) * (1/sf)} and
  * post-processes {@code (x / 2 + 0.5).clamp(0, 1)} into {@code [B, F, 3, H, W]}.
  *

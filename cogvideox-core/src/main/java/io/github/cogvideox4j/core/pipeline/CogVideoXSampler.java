@@ -24,14 +24,16 @@ import org.slf4j.LoggerFactory;
 /**
  * The denoising loops of Diffusers' {@code CogVideoXPipeline} (text-to-video) and
  * {@code CogVideoXImageToVideoPipeline} over a {@link CogVideoXTransformer}, from prompt embeddings to latents
- * (SPEC 6). The text encoder and the VAE are not involved: the result is written as safetensors for decoding
+ * (diffusers {@code pipelines/cogvideo/pipeline_cogvideox.py}, {@code __call__}).
+ * The text encoder and the VAE are not involved: the result is written as safetensors for decoding
  * elsewhere.
  *
  * <p>Per step, as the reference: model input {@code cat([latents] * 2)} with guidance (plus the image latents on the
  * channel axis for I2V), prompt batch {@code [negative, positive]}, timestep broadcast to the batch, OFS 2.0 for
  * 1.5-I2V; {@code noise_pred.float()}; guidance {@code uncond + g (text - uncond)} with
- * {@code g = 1 + s (1 - cos(pi ((N - t) / N)^5)) / 2} under dynamic CFG, where t is the integer timestep (SPEC
- * 6.4: literally, including its oscillation at large t); then the DDIM or DPM step. CogVideoX1.5
+ * {@code g = 1 + s (1 - cos(pi ((N - t) / N)^5)) / 2} under dynamic CFG, where t is the integer timestep (as
+ * {@code pipeline_cogvideox.py} computes it: literally, including its oscillation at large t);
+ * then the DDIM or DPM step. CogVideoX1.5
  * ({@code patch_size_t = 2}): the pipeline pads the pixel frame count by 4 per missing latent frame, so the extra
  * latent frames start as noise, and drops the <em>first</em> {@code additional} latent frames after denoising
  * (not the training rule, which prepends a copy of frame 0). The RoPE table is the one the model builds, which is

@@ -34,7 +34,7 @@ import java.util.List;
  * @param numFrames pixel frames
  * @param inferenceSteps denoising steps
  * @param guidanceScale classifier-free guidance scale (guidance is on above 1)
- * @param dynamicCfg SPEC 6.4's dynamic guidance
+ * @param dynamicCfg the Diffusers pipelines' dynamic guidance ({@code use_dynamic_cfg})
  * @param image the conditioning image {@code [B, 3, H, W]} in [0, 1], or {@code null}
  * @param noise the noise source, or {@code null} for the seeded default
  * @param seed the seed of the default noise source

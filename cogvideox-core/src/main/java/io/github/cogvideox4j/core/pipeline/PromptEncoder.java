@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * Turns prompts into the text embeddings the transformer conditions on: the T5 encoder of the pipeline folder
  * ({@code tokenizer/} + {@code text_encoder/}), tokenized to {@code max_length} 226 with padding and run without an
- * attention mask (SPEC 1.3). {@link CogVideoXPipeline} uses it for every prompt a {@link GenerationRequest} gives as
+ * attention mask (diffusers {@code pipeline_cogvideox.py}, {@code _get_t5_prompt_embeds}).
+ * {@link CogVideoXPipeline} uses it for every prompt a {@link GenerationRequest} gives as
  * text; requests that carry embeddings skip it.
  *
  * <p>Ownership: the returned array belongs to {@code manager}. A pipeline given an encoder closes it when the pipeline

@@ -28,7 +28,7 @@ import com.google.common.base.Preconditions;
  * @param width pixel width, a multiple of 8
  * @param numInferenceSteps denoising steps (50)
  * @param guidanceScale classifier-free guidance scale (6.0); guidance is on when it exceeds 1
- * @param useDynamicCfg SPEC 6.4's dynamic guidance
+ * @param useDynamicCfg the Diffusers pipelines' dynamic guidance ({@code use_dynamic_cfg})
  * @param imageLatents {@code [B, 1, C, h, w]} scaled image latents, or {@code null}
  * @param imageMoments {@code [B, 2C, 1, h, w]} posterior parameters, or {@code null}
  * @param imageLatentFactor the factor applied to posterior samples (used with {@code imageMoments})
@@ -136,7 +136,7 @@ public record SamplingRequest(
     }
 
     /**
-     * @param dynamic whether to use SPEC 6.4's dynamic CFG
+     * @param dynamic whether to use the Diffusers pipelines' dynamic CFG ({@code use_dynamic_cfg})
      * @return a copy with it
      */
     public SamplingRequest withDynamicCfg(boolean dynamic) {

@@ -8,7 +8,7 @@ import com.google.common.base.Preconditions;
 import java.util.random.RandomGenerator;
 
 /**
- * Caption (text-condition) dropout (SPEC 5.5): with probability p per sample, replace the prompt embedding by zeros
+ * Caption (text-condition) dropout: with probability p per sample, replace the prompt embedding by zeros
  * (SAT's {@code ucg_rate}, finetrainers' "zero") or by the embedding of the empty prompt (finetrainers' "empty",
  * what the pipelines use as the unconditional branch). The Diffusers examples and CogVideo's trainer use none.
  *

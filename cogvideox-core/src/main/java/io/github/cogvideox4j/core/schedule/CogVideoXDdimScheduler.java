@@ -7,7 +7,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * Diffusers {@code CogVideoXDDIMScheduler}: the deterministic DDIM step of SPEC 6.2 (eta, generator and variance
+ * Diffusers {@code CogVideoXDDIMScheduler}: the deterministic DDIM step of
+ * {@code schedulers/scheduling_ddim_cogvideox.py} (eta, generator and variance
  * noise are ignored, as in the reference), over the CogVideoX noise schedule of {@link CogVideoXScheduler}.
  * Recommended for CogVideoX-2b.
  *

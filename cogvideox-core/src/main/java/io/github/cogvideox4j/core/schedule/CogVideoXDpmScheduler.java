@@ -13,7 +13,8 @@ import java.nio.file.Path;
 import java.util.random.RandomGenerator;
 
 /**
- * Diffusers {@code CogVideoXDPMScheduler}: the stochastic DPM-Solver++(2M) step of SPEC 6.3 over the CogVideoX
+ * Diffusers {@code CogVideoXDPMScheduler}: the stochastic DPM-Solver++(2M) step of
+ * {@code schedulers/scheduling_dpm_cogvideox.py} over the CogVideoX
  * noise schedule of {@link CogVideoXScheduler}. Recommended for the 5B and 1.5 models.
  *
  * <p>With {@code lambda(a) = log sqrt(a / (1 - a))}, {@code h = lambda(a_prev) - lambda(a_t)}:

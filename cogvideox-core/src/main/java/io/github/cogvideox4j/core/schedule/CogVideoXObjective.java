@@ -15,7 +15,8 @@ import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.model.TransformerInput;
 
 /**
- * The CogVideoX training objective (SPEC 5.2), as every Diffusers-based trainer and SAT compute it:
+ * The CogVideoX training objective (diffusers {@code examples/cogvideo/train_cogvideox_lora.py}),
+ * as every Diffusers-based trainer and SAT compute it:
  *
  * <ol>
  *   <li>CogVideoX1.5 ({@code patch_size_t = 2}) with an odd latent frame count: prepend a copy of latent frame 0
@@ -71,7 +72,7 @@ public final class CogVideoXObjective {
     }
 
     /**
-     * The scalar loss of SPEC 5.2; see the class documentation.
+     * The scalar loss; see the class documentation.
      *
      * @param model the transformer (its parameters need gradients for training)
      * @param input the inputs, every random draw explicit

@@ -13,7 +13,7 @@ import java.util.Arrays;
 
 /**
  * The noise schedule shared by {@link CogVideoXDdimScheduler} and {@link CogVideoXDpmScheduler} (Diffusers
- * {@code CogVideoXDDIMScheduler} / {@code CogVideoXDPMScheduler}, whose constructors are identical; SPEC 5.1):
+ * {@code CogVideoXDDIMScheduler} / {@code CogVideoXDPMScheduler}, whose constructors are identical):
  * float64 tables {@code betas = linspace(sqrt(beta_start), sqrt(beta_end), T)^2}, {@code alphas_cumprod} with the
  * SNR shift {@code a / (s + (1 - s) a)} and then the zero-terminal-SNR rescale (so {@code alphas_cumprod[T-1] = 0}
  * exactly), the inference timesteps, and the tensor operations of training: {@link #addNoise}, {@link #getVelocity}
@@ -100,7 +100,7 @@ public abstract sealed class CogVideoXScheduler permits CogVideoXDdimScheduler, 
         return betas;
     }
 
-    /** SPEC 5.1 step 3 on sqrt(alpha_bar), in place. */
+    /** Diffusers' {@code rescale_zero_terminal_snr} on sqrt(alpha_bar), in place. */
     private static void rescaleZeroTerminalSnr(double[] ac) {
         int n = ac.length;
         double[] r = new double[n];
@@ -206,7 +206,7 @@ public abstract sealed class CogVideoXScheduler permits CogVideoXDdimScheduler, 
     }
 
     /**
-     * The weight of the training loss at a timestep, {@code 1 / (1 - alphas_cumprod[t])} in float64 (SPEC 5.2):
+     * The weight of the training loss at a timestep, {@code 1 / (1 - alphas_cumprod[t])} in float64:
      * 1.0 at t = 999, 1176.5 (snr_shift_scale 1) or 392.8 (3) at t = 0.
      *
      * @param timestep in {@code [0, T)}
@@ -282,7 +282,7 @@ public abstract sealed class CogVideoXScheduler permits CogVideoXDdimScheduler, 
     /**
      * The velocity {@code sqrt(a) * noise - sqrt(1 - a) * sample} (Diffusers {@code get_velocity}). With the model
      * output as {@code sample} and the noisy input as {@code noise} this is the clean-sample estimate the trainers
-     * regress on (SPEC 5.2).
+     * regress on.
      *
      * @param sample {@code [B, ...]} FLOAT32 or FLOAT64
      * @param noise same shape and dtype

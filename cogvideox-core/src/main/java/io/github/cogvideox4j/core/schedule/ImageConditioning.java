@@ -11,7 +11,9 @@ import com.google.common.base.Preconditions;
 import java.util.random.RandomGenerator;
 
 /**
- * The image-to-video conditioning recipe of the trainers (SPEC 5.4), as steps the data side and the training loop
+ * The image-to-video conditioning recipe of the trainers (diffusers
+ * {@code examples/cogvideo/train_cogvideox_image_to_video_lora.py}, SAT {@code add_noise_to_first_frame}),
+ * as steps the data side and the training loop
  * call around {@link CogVideoXObjective}:
  *
  * <ol>

@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
 /**
- * How image-to-video conditioning latents are scaled (SPEC 5.4 caveat). Every LoRA trainer multiplies the image
+ * How image-to-video conditioning latents are scaled. Every LoRA trainer multiplies the image
  * latents by the VAE {@code scaling_factor} (0.7); the Diffusers I2V pipeline does so for 1.0 but, when the VAE
  * config has {@code invert_scale_latents = true} (CogVideoX1.5), <em>divides</em> by it; SAT's 1.5 inference uses
  * the unscaled latent. Which scale the 1.5-I2V base model was pretrained with is unverified, so this is a switch.

@@ -9,7 +9,7 @@ import java.util.Set;
 
 /**
  * The keys of a Diffusers {@code scheduler/scheduler_config.json} that {@code CogVideoXDDIMScheduler} and
- * {@code CogVideoXDPMScheduler} read (SPEC 5.1). Missing keys take the Diffusers constructor defaults (note that
+ * {@code CogVideoXDPMScheduler} read. Missing keys take the Diffusers constructor defaults (note that
  * those defaults are <em>not</em> the released CogVideoX values: {@code prediction_type} defaults to "epsilon" and
  * {@code timestep_spacing} to "leading"); unknown keys are ignored, as Diffusers does.
  *
@@ -86,7 +86,8 @@ public record SchedulerConfig(
     }
 
     /**
-     * The released configuration (SPEC 5.1): scaled_linear 0.00085..0.012 over 1000 steps, v-prediction, trailing
+     * The released configuration (as the conversion script writes it):
+     * scaled_linear 0.00085..0.012 over 1000 steps, v-prediction, trailing
      * spacing, zero-terminal-SNR rescale, alpha-bar 1 after the last step.
      *
      * @param className {@link #DDIM_CLASS} or {@link #DPM_CLASS}

@@ -8,7 +8,7 @@ import com.google.common.base.Preconditions;
 import java.util.SplittableRandom;
 
 /**
- * Training timesteps {@code t ~ Uniform{0, ..., T-1}} per sample (SPEC 5.2; the reference's
+ * Training timesteps {@code t ~ Uniform{0, ..., T-1}} per sample (the reference's
  * {@code torch.randint(0, num_train_timesteps, (B,))}), from a seeded generator so that runs are reproducible. The
  * draws are not those of torch's generator.
  *

@@ -10,7 +10,7 @@ import com.google.common.base.Preconditions;
  * <ul>
  *   <li>{@code latents} {@code [B, F, C, h, w]}: clean VAE latents times the VAE scaling factor, frame-major. For
  *       CogVideoX1.5 ({@code patch_size_t = 2}) F may be odd: the objective prepends a copy of latent frame 0 (the
- *       official rule, SPEC 5.3).</li>
+ *       official rule, CogVideo {@code finetune/models/cogvideox_t2v/lora_trainer.py}).</li>
  *   <li>{@code promptEmbeds} {@code [B, L, text_embed_dim]}.</li>
  *   <li>{@code timesteps} {@code [B]} INT64 in {@code [0, T)}.</li>
  *   <li>{@code noise} {@code [B, F_padded, C, h, w]}: standard normal, at the padded frame count.</li>

@@ -1,5 +1,5 @@
 /**
- * The diffusion side of CogVideoX (SPEC sections 5 and 6), exact to the Diffusers reference.
+ * The diffusion side of CogVideoX (noise schedule, training objective, samplers), exact to the Diffusers reference.
  *
  * <ul>
  *   <li>{@link io.github.cogvideox4j.core.schedule.CogVideoXScheduler}: the noise schedule (float64 tables with the

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.dist;
 
+import io.github.cogvideox4j.core.io.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
@@ -8,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Base64;
@@ -48,9 +48,7 @@ final class FileRendezvousStore implements RendezvousStore {
     public void set(String key, byte[] value) {
         Path target = file(key);
         try {
-            Path tmp = Files.createTempFile(dir, "tmp", ".part");
-            Files.write(tmp, value);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFiles.write(target, value);
         } catch (IOException e) {
             throw new UncheckedIOException("rank " + rank + " cannot set " + key, e);
         }

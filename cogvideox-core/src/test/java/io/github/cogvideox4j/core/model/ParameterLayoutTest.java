@@ -40,7 +40,7 @@ class ParameterLayoutTest {
         return path;
     }
 
-    /** Release folder, SPEC §1.2 state_dict total, SPEC §8.2 tensor count. */
+    /** Release folder, transformer parameter total (state_dict, buffers included), tensor count. */
     static Stream<Arguments> releases() {
         return Stream.of(
                 Arguments.of("cogvideox-2b", 1_693_783_872L, 736),

@@ -13,7 +13,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Scheduler behaviour without golden files: SPEC numbers, config errors, timestep errors, noise handling. */
+/** Scheduler behaviour without golden files: schedule numbers, config errors, timestep errors, noise handling. */
 class SchedulerTest {
     private static final CogVideoXDpmScheduler DPM =
             new CogVideoXDpmScheduler(SchedulerConfig.released(SchedulerConfig.DPM_CLASS, 1.0));

@@ -15,7 +15,7 @@ import java.util.Objects;
 
 /**
  * Reads the cache the CogVideo trainer ({@code zai-org/CogVideo} {@code finetune/}) leaves in its data root,
- * as it is (SPEC 9.2):
+ * as it is (docs/data-preparation.md §3):
  * <ul>
  *   <li>{@code cache/video_latent/<model_name>/<FxHxW>/<video_stem>.safetensors}, key {@code encoded_video}
  *       {@code [16, F_lat, h, w]}: one sampled latent, already multiplied by the scaling factor;</li>

@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 
 /**
- * The video VAE's encoder as the cache sees it: pixels in, posterior moments out. A later issue adapts the core
- * VAE to it; tests plug in a small deterministic encoder.
+ * The video VAE's encoder as the cache sees it: pixels in, posterior moments out. The core VAE is adapted to it by
+ * {@link io.github.cogvideox4j.data.encode.VaeLatentEncoder}; tests plug in a small deterministic encoder.
  *
  * <p>Thread safety: implementations state theirs; the cache calls an encoder from one thread at a time.
  */

@@ -4,7 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 
 /**
- * The text encoder (T5-XXL for CogVideoX) as the cache sees it. A later issue adapts the core T5 to it.
+ * The text encoder (T5-XXL for CogVideoX) as the cache sees it. The core T5 is adapted to it by
+ * {@link io.github.cogvideox4j.data.encode.T5TextEncoder}.
  *
  * <p>Thread safety: implementations state theirs; the cache calls an encoder from one thread at a time.
  */

@@ -11,6 +11,30 @@ final class CsvRecords {
     /** One record and its 1-based first line. */
     record Row(int line, List<String> fields) {}
 
+    /** The text is not valid CSV; {@link #line()} is where the offending record or field starts. */
+    static final class MalformedCsvException extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+
+        private final int line;
+        private final String reason;
+
+        MalformedCsvException(int line, String reason) {
+            super("line " + line + ": " + reason);
+            this.line = line;
+            this.reason = reason;
+        }
+
+        /** @return the 1-based line the problem starts on */
+        int line() {
+            return line;
+        }
+
+        /** @return what is wrong, without the line (e.g. "quoted field not closed") */
+        String reason() {
+            return reason;
+        }
+    }
+
     private CsvRecords() {}
 
     /**
@@ -18,7 +42,7 @@ final class CsvRecords {
      *
      * @param text the file content (a leading BOM is ignored)
      * @return the records in order
-     * @throws IllegalArgumentException if a quoted field is not closed (message names the line it opened on)
+     * @throws MalformedCsvException if a quoted field is not closed (its line is the one the field opened on)
      */
     static List<Row> parse(String text) {
         List<Row> rows = new ArrayList<>();
@@ -56,7 +80,7 @@ final class CsvRecords {
                         i++;
                     }
                     if (!closed) {
-                        throw new IllegalArgumentException("line " + openLine + ": quoted field not closed");
+                        throw new MalformedCsvException(openLine, "quoted field not closed");
                     }
                     blank = false;
                 } else if (c == ',') {

@@ -400,9 +400,8 @@ public final class DatasetManifest {
         List<CsvRecords.Row> rows;
         try {
             rows = CsvRecords.parse(Files.readString(file, StandardCharsets.UTF_8));
-        } catch (IllegalArgumentException e) {
-            int line = Integer.parseInt(e.getMessage().replaceAll("^line (\\d+):.*$", "$1"));
-            c.problem(file, line, ManifestProblem.Kind.MALFORMED, e.getMessage());
+        } catch (CsvRecords.MalformedCsvException e) {
+            c.problem(file, e.line(), ManifestProblem.Kind.MALFORMED, e.reason());
             return;
         }
         if (rows.isEmpty()) {

@@ -1,7 +1,7 @@
 package io.github.cogvideox4j.data.manifest;
 
 /**
- * The dataset layouts of the reference trainers (SPEC section 9).
+ * The dataset layouts of the reference trainers (docs/data-preparation.md §1).
  *
  * <p>Thread safety: immutable.
  */

@@ -3,6 +3,7 @@ package io.github.cogvideox4j.data.media;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import com.google.common.base.Preconditions;
+import io.github.cogvideox4j.core.io.AtomicFiles;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -54,8 +55,8 @@ public final class ContactSheet {
                 }
             }
         }
-        return MediaFiles.writeAtomically(png, tmp -> {
-            if (!ImageIO.write(img, "png", tmp.toFile())) {
+        return AtomicFiles.write(png, out -> {
+            if (!ImageIO.write(img, "png", out)) {
                 throw new IOException(png + ": no ImageIO PNG writer");
             }
         });

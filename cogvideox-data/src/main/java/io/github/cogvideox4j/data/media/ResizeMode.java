@@ -3,7 +3,7 @@ package io.github.cogvideox4j.data.media;
 import java.util.Locale;
 
 /**
- * How a frame of any size becomes a bucket's height x width (SPEC 9.2-9.7).
+ * How a frame of any size becomes a bucket's height x width (docs/data-preparation.md §2).
  *
  * <p>Thread safety: immutable.
  */

@@ -40,6 +40,7 @@ import static org.bytedeco.ffmpeg.global.swscale.sws_scale;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import com.google.common.base.Preconditions;
+import io.github.cogvideox4j.core.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -100,7 +101,7 @@ public final class VideoWriter {
         Preconditions.checkArgument(height % 2 == 0 && width % 2 == 0,
                 "yuv420p needs even height and width, got %sx%s", height, width);
         float[] pixels = video.toFloatArray();
-        return MediaFiles.writeAtomically(mp4, tmp -> encode(tmp, mp4, pixels, frames, height, width, fps));
+        return AtomicFiles.writeFile(mp4, tmp -> encode(tmp, mp4, pixels, frames, height, width, fps));
     }
 
     /** Packs frame {@code k} of a [F, 3, H, W] float array into RGB24 bytes. */

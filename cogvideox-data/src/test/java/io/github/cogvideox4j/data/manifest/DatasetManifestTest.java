@@ -219,6 +219,24 @@ class DatasetManifestTest {
     }
 
     @Test
+    void reportsAnUnclosedQuoteInMetadataCsvAtTheLineItOpensOn() throws IOException {
+        touch("a.mp4");
+        Path csv = text("metadata.csv", "file_name,caption\n"
+                + "a.mp4,\"a cat\non two lines\"\n"
+                + "b.mp4,\"an unclosed caption\n");
+
+        DatasetManifest m = DatasetManifest.read(dir);
+
+        assertThat(m.entries()).isEmpty();
+        assertThat(m.problems()).singleElement().satisfies(p -> {
+            assertThat(p.file()).isEqualTo(csv);
+            assertThat(p.line()).isEqualTo(4);
+            assertThat(p.kind()).isEqualTo(ManifestProblem.Kind.MALFORMED);
+            assertThat(p.detail()).isEqualTo("quoted field not closed");
+        });
+    }
+
+    @Test
     void readsMetadataWithConfiguredColumns() throws IOException {
         touch("v/a.mp4");
         Path csv = text("train.csv", "video_path,description\nv/a.mp4,a cat\n");

@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The README's main job until training lands: for each of the five releases, a tiny model with random weights of
+ * A quick check of an installation: for each of the five releases, a tiny model with random weights of
  * its structure runs a forward and a backward pass; then one golden case is checked against the Diffusers
  * reference. Prints timings and errors; exits non-zero if the golden check fails.
  */

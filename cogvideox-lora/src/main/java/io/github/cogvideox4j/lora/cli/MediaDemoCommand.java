@@ -2,6 +2,7 @@ package io.github.cogvideox4j.lora.cli;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import com.google.common.io.MoreFiles;
 import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.pipeline.CogVideoXPipeline;
 import io.github.cogvideox4j.core.pipeline.TinyPipelineWriter;
@@ -66,7 +67,7 @@ final class MediaDemoCommand implements Callable<Integer> {
             out.println("demo-media: --model " + model + " is not a Diffusers pipeline folder (no model_index.json)");
             return 2;
         }
-        TrainCommand.deleteRecursively(output);
+        if (Files.isDirectory(output)) { MoreFiles.deleteRecursively(output); }
         Path data = output.resolve("data");
         Path cache = output.resolve("cache");
         Path pipelineDir = model;

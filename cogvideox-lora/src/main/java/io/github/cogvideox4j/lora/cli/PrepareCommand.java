@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.base.Preconditions;
 import io.github.cogvideox4j.core.CogVideoXException;
 import io.github.cogvideox4j.core.dist.ProcessGroup;
+import io.github.cogvideox4j.core.io.AtomicFiles;
 import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.data.Bucket;
 import io.github.cogvideox4j.data.BucketAssignment;
@@ -36,7 +37,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -86,7 +86,7 @@ final class PrepareCommand implements Callable<Integer> {
     /** The probe store of the cache folder (rank 0 of a distributed run is its only writer). */
     static final String PROBE_STORE = "probe.jsonl";
     private static final Pattern JOURNAL_NAME = Pattern.compile("probe\\.rank-\\d+\\.jsonl");
-    private static final Pattern REPORT_NAME = Pattern.compile("\\.prepare-report\\.rank-\\d+\\.json(\\.tmp)?");
+    private static final Pattern REPORT_NAME = Pattern.compile("\\.prepare-report\\.rank-\\d+\\.json");
 
     @Spec
     private CommandSpec spec;
@@ -380,7 +380,8 @@ final class PrepareCommand implements Callable<Integer> {
             return;
         }
         try (Stream<Path> files = Files.list(root)) {
-            for (Path f : files.filter(p -> REPORT_NAME.matcher(p.getFileName().toString()).matches()).toList()) {
+            for (Path f : files.filter(p -> REPORT_NAME.matcher(
+                    AtomicFiles.targetOf(p).orElse(p).getFileName().toString()).matches()).toList()) {
                 Files.deleteIfExists(f);
             }
         }
@@ -396,9 +397,7 @@ final class PrepareCommand implements Callable<Integer> {
 
     private static void writeShardReport(Path root, ShardReport shard) throws IOException {
         Path file = shardReportFile(root, shard.rank());
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.write(tmp, JSON.writeValueAsBytes(shard));
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.write(file, JSON.writeValueAsBytes(shard));
     }
 
     private static ShardReport readShardReport(Path root, int rank) throws IOException {

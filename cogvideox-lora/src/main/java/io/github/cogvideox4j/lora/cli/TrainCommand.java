@@ -4,6 +4,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import com.google.common.io.MoreFiles;
 import io.github.cogvideox4j.core.CogVideoXException;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
@@ -39,7 +40,6 @@ import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -117,8 +117,8 @@ final class TrainCommand implements Callable<Integer> {
         PrintStream out = coordinator ? System.out : new PrintStream(OutputStream.nullOutputStream());
         Path output = cfg.outputDir();
         Files.createDirectories(output);
-        if (fresh && coordinator) {
-            deleteRecursively(output.resolve("checkpoints"));
+        if (fresh && coordinator && Files.isDirectory(output.resolve("checkpoints"))) {
+            MoreFiles.deleteRecursively(output.resolve("checkpoints"));
         }
         int world = group.worldSize();
         int globalBatch = Math.multiplyExact(Math.multiplyExact(cfg.batchSize(), cfg.gradientAccumulation()), world);
@@ -314,17 +314,6 @@ final class TrainCommand implements Callable<Integer> {
             }
             double s = (System.nanoTime() - t0) / 1e9;
             return 10 * 2.0 * 512 * 512 * 512 / s / 1e9;
-        }
-    }
-
-    /** Deletes a folder and everything in it, if it exists. */
-    static void deleteRecursively(Path dir) throws java.io.IOException {
-        if (Files.isDirectory(dir)) {
-            try (var walk = Files.walk(dir)) {
-                for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.delete(p);
-                }
-            }
         }
     }
 

@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.common.io.MoreFiles;
 import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
@@ -24,7 +25,6 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -274,7 +274,7 @@ public final class CheckpointStore {
                 }
                 metadata = metadata(step, tensors.keySet());
                 if (Files.exists(tmp, LinkOption.NOFOLLOW_LINKS)) {
-                    deleteRecursively(tmp);          // left by a crashed save of the same step
+                    MoreFiles.deleteRecursively(tmp);          // left by a crashed save of the same step
                 }
                 Files.createDirectory(tmp);
             }
@@ -659,7 +659,7 @@ public final class CheckpointStore {
         try {
             List<Path> all = list();
             for (int i = 0; i < all.size() - keepLast; i++) {
-                deleteRecursively(all.get(i));
+                MoreFiles.deleteRecursively(all.get(i));
                 LOG.info("deleted old checkpoint {} (keeping the newest {})", all.get(i), keepLast);
             }
         } catch (IOException e) {
@@ -706,24 +706,9 @@ public final class CheckpointStore {
 
     private static void deleteQuietly(Path p) {
         try {
-            deleteRecursively(p);
+            MoreFiles.deleteRecursively(p);
         } catch (IOException e) {
             LOG.warn("could not delete {}: {}", p, describe(e));
-        }
-    }
-
-    private static void deleteRecursively(Path p) throws IOException {
-        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-            try (DirectoryStream<Path> entries = Files.newDirectoryStream(p)) {
-                for (Path c : entries) {
-                    deleteRecursively(c);
-                }
-            }
-        }
-        try {
-            Files.delete(p);
-        } catch (NoSuchFileException e) {
-            // already gone
         }
     }
 

@@ -8,7 +8,7 @@ import ai.djl.pytorch.jni.JniUtils;
 
 /**
  * Gradient access without leaks: DJL's {@code getGradient()} makes a new handle in the parameter's long-lived
- * manager on every call (DJL-NOTES 5), so these helpers move it into a caller's per-call manager at once.
+ * manager on every call (docs/djl-engine.md §4), so these helpers move it into a caller's per-call manager at once.
  *
  * <p>Thread safety: stateless; the arrays are confined to their thread.
  */

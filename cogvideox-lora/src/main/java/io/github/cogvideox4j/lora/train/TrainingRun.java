@@ -178,7 +178,7 @@ public final class TrainingRun {
                         }
                     }
                     if (step % 250 == 0) {
-                        System.gc(); // DJL-NOTES 5: some native memory is released only on Java GC
+                        System.gc(); // docs/djl-engine.md §4: some native memory is released only on Java GC
                     }
                 }
             }

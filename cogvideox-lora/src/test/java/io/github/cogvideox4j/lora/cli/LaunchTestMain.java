@@ -1,7 +1,9 @@
 package io.github.cogvideox4j.lora.cli;
 
+import io.github.cogvideox4j.core.io.AtomicFiles;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -105,9 +107,8 @@ public final class LaunchTestMain {
     }
 
     private static void writePid(Path dir, int rank) throws IOException {
-        Path tmp = dir.resolve("rank-" + rank + ".tmp");
-        Files.writeString(tmp, Long.toString(ProcessHandle.current().pid()));
-        Files.move(tmp, dir.resolve("rank-" + rank + ".pid"));
+        AtomicFiles.write(dir.resolve("rank-" + rank + ".pid"),
+                Long.toString(ProcessHandle.current().pid()).getBytes(StandardCharsets.UTF_8));
     }
 
     private static long pidFiles(Path dir) throws IOException {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.cogvideox4j.core.io.AtomicFiles;
 import io.github.cogvideox4j.lora.train.StepResult;
 import io.github.cogvideox4j.lora.train.TrainingListener;
 import io.github.cogvideox4j.lora.train.TrainingStart;
@@ -14,10 +15,8 @@ import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -86,13 +85,11 @@ public final class JsonlMetricsListener implements TrainingListener, AutoCloseab
                 Files.createDirectories(dir);
             }
             List<String> kept = start.firstStep() > 1 ? linesBefore(file, start.firstStep()) : List.of();
-            Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-            Files.write(tmp, kept, StandardCharsets.UTF_8);
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
+            AtomicFiles.write(file, o -> {
+                for (String line : kept) {
+                    o.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+                }
+            });
             out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare " + file + ": " + e.getMessage(), e);

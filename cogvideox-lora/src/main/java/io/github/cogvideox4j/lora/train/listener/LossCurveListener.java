@@ -4,18 +4,15 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.cogvideox4j.core.io.AtomicFiles;
 import io.github.cogvideox4j.lora.train.StepResult;
 import io.github.cogvideox4j.lora.train.TrainingListener;
 import io.github.cogvideox4j.lora.train.TrainingStart;
 import java.awt.Color;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import javax.imageio.ImageIO;
@@ -179,17 +176,11 @@ public final class LossCurveListener implements TrainingListener {
         try {
             Path abs = png.toAbsolutePath();
             Files.createDirectories(abs.getParent());
-            Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp");
-            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp))) {
+            AtomicFiles.write(abs, out -> {
                 if (!ImageIO.write(BitmapEncoder.getBufferedImage(chart), "png", out)) {
                     throw new IOException("no PNG writer in this JDK");
                 }
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
+            });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the loss curve " + png + ": " + e.getMessage(), e);
         }

@@ -2,6 +2,7 @@ package io.github.cogvideox4j.lora.train.listener;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.cogvideox4j.core.io.AtomicFiles;
 import io.github.cogvideox4j.lora.train.StepResult;
 import io.github.cogvideox4j.lora.train.TrainingStart;
 import java.awt.image.BufferedImage;
@@ -42,7 +43,9 @@ class LossCurveListenerTest {
         assertThat(image.getWidth()).isEqualTo(900);
         assertThat(image.getHeight()).isEqualTo(500);
         assertThat(Files.size(png)).isNotEqualTo(at5);
-        assertThat(png.resolveSibling(".loss.png.tmp")).doesNotExist();
+        try (var files = Files.list(png.getParent())) {
+            assertThat(files.filter(f -> AtomicFiles.targetOf(f).isPresent()).toList()).isEmpty();
+        }
     }
 
     @Test

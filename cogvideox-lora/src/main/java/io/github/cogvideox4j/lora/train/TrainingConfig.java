@@ -39,7 +39,7 @@ import java.util.regex.PatternSyntaxException;
  * model: {builtin: tiny-5b}            # or {path: /models/CogVideoX-5b}, a Diffusers folder
  * data:                                 # or {cache: /data/latents}, a latent cache folder
  *   synthetic: {samples: 4, buckets: [9x64x96]}   # frames x height x width, pixels
- * output_dir: runs/tiny-demo
+ * output_dir: runs/tiny-5b  
  * lora: {rank: 4, alpha: 4, targets: [to_q, to_k, to_v, to_out.0], dropout: 0.0, init_seed: 0}
  * # full_finetune: true                 # instead of lora
  * steps: 20
@@ -552,17 +552,22 @@ public final class TrainingConfig {
     }
 
     /**
-     * The demo run: a tiny CogVideoX-5b-structured model with random weights, 4 synthetic samples in one 9x64x96
-     * bucket (the tiny model's trained size), a rank-4 LoRA, 20 steps, checkpoints every 10 steps in
-     * {@code runs/tiny-demo}.
+     * The built-in default, what {@code cogvideox train} trains without {@code --config} (the README's main job): a
+     * tiny model with random weights and the CogVideoX1.5-5B-I2V structure (OFS and slice RoPE on), 48 synthetic
+     * latent samples over three buckets (9x64x96, 9x96x64, 17x64x64), a rank-16 LoRA on the attention, feed-forward
+     * and output projections, 300 steps of batch 2 at learning rate 5e-3, checkpoints and held-out validation every
+     * 50 steps, output in {@code runs/demo}.
      *
-     * @return the valid demo configuration
+     * @return the valid built-in default configuration
      */
-    public static TrainingConfig tinyDemo() {
-        return builder().model(ModelSource.builtin("tiny-5b"))
-                .data(DataSource.synthetic(4, List.of(new Bucket(9, 64, 96)))).outputDir(Path.of("runs", "tiny-demo"))
-                .lora(LoraSettings.of(4, 4)).steps(20).learningRate(1e-3)
-                .lrSchedule(new LrScheduleSettings("constant_with_warmup", 2, 1)).checkpointEvery(10).keepLast(2)
+    public static TrainingConfig builtinDefault() {
+        return builder().model(ModelSource.builtin("tiny-1.5-i2v"))
+                .data(DataSource.synthetic(48, List.of(new Bucket(9, 64, 96), new Bucket(9, 96, 64),
+                        new Bucket(17, 64, 64))))
+                .outputDir(Path.of("runs", "demo"))
+                .lora(new LoraSettings(16, 16, List.of("to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj", "ff.net.2",
+                        "proj_out"), null, 0.0, 42))
+                .steps(300).batchSize(2).learningRate(5e-3).checkpointEvery(50).keepLast(2).validationEvery(50)
                 .build();
     }
 

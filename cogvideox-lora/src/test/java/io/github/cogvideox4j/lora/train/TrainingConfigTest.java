@@ -30,14 +30,14 @@ class TrainingConfigTest {
             """;
 
     @Test
-    void tinyDemoIsValid() {
-        assertThat(TrainingConfig.tinyDemo().problems()).isEmpty();
-        assertThat(TrainingConfig.tinyDemo().validate()).isEqualTo(TrainingConfig.tinyDemo());
+    void builtinDefaultIsValid() {
+        assertThat(TrainingConfig.builtinDefault().problems()).isEmpty();
+        assertThat(TrainingConfig.builtinDefault().validate()).isEqualTo(TrainingConfig.builtinDefault());
     }
 
     @Test
     void yamlAndJsonFilesReadToTheSameRecord() throws IOException {
-        TrainingConfig demo = TrainingConfig.tinyDemo();
+        TrainingConfig demo = TrainingConfig.builtinDefault();
         Path yaml = Files.writeString(tmp.resolve("c.yaml"), demo.toYaml());
         Path yml = Files.writeString(tmp.resolve("c.yml"), demo.toYaml());
         Path json = Files.writeString(tmp.resolve("c.json"), demo.toJson());
@@ -195,19 +195,19 @@ class TrainingConfigTest {
     @Test
     void modelFolderWithoutATransformerConfigIsAProblem() throws IOException {
         Path model = Files.createDirectories(tmp.resolve("empty-model"));
-        assertThat(TrainingConfig.tinyDemo().toBuilder().outputDir(tmp.resolve("o")).build().problems()).isEmpty();
-        TrainingConfig c = TrainingConfig.tinyDemo().toBuilder().model(TrainingConfig.ModelSource.ofPath(model))
-                .outputDir(tmp.resolve("o")).build();
+        TrainingConfig.Builder b = TrainingConfig.builtinDefault().toBuilder().outputDir(tmp.resolve("o"));
+        assertThat(b.build().problems()).isEmpty();
+        TrainingConfig c = b.model(TrainingConfig.ModelSource.ofPath(model)).build();
         assertThat(c.problems()).singleElement().asString().contains("neither transformer/config.json nor config.json");
     }
 
     @Test
     void outputDirUnderARegularFileIsAProblem() throws IOException {
         Path file = Files.writeString(tmp.resolve("file"), "x");
-        assertThat(TrainingConfig.tinyDemo().toBuilder().outputDir(file.resolve("run")).build().problems())
+        assertThat(TrainingConfig.builtinDefault().toBuilder().outputDir(file.resolve("run")).build().problems())
                 .singleElement().asString().startsWith("output_dir: cannot create").contains("is a file");
-        assertThat(TrainingConfig.tinyDemo().toBuilder().outputDir(file).build().problems()).singleElement().asString()
-                .contains("exists and is not a folder");
+        assertThat(TrainingConfig.builtinDefault().toBuilder().outputDir(file).build().problems()).singleElement()
+                .asString().contains("exists and is not a folder");
     }
 
     @Test
@@ -245,13 +245,13 @@ class TrainingConfigTest {
         o.put("steps", "5");
         o.put("betas", "[0.8, 0.9]");
         o.put("id_token", "TOK");
-        TrainingConfig c = TrainingConfig.tinyDemo().withOverrides(o);
+        TrainingConfig c = TrainingConfig.builtinDefault().withOverrides(o);
         assertThat(c.lora().rank()).isEqualTo(8);
         assertThat(c.steps()).isEqualTo(5);
         assertThat(c.betas()).containsExactly(0.8, 0.9);
         assertThat(c.idToken()).isEqualTo("TOK");
-        assertThat(TrainingConfig.tinyDemo().withOverrides(Map.of("full_finetune", "true")).lora()).isNull();
-        assertThatThrownBy(() -> TrainingConfig.tinyDemo().withOverrides(Map.of("stepz", "5", "keep_last", "0")))
+        assertThat(TrainingConfig.builtinDefault().withOverrides(Map.of("full_finetune", "true")).lora()).isNull();
+        assertThatThrownBy(() -> TrainingConfig.builtinDefault().withOverrides(Map.of("stepz", "5", "keep_last", "0")))
                 .isInstanceOf(TrainingConfigException.class)
                 .hasMessageContaining("stepz: unknown key (did you mean 'steps'?)")
                 .hasMessageContaining("keep_last: must be > 0");
@@ -268,13 +268,13 @@ class TrainingConfigTest {
 
     @Test
     void toBuilderChangesOnlyTheCopy() {
-        TrainingConfig demo = TrainingConfig.tinyDemo();
+        TrainingConfig demo = TrainingConfig.builtinDefault();
         TrainingConfig.Builder b = demo.toBuilder().steps(7);
         TrainingConfig seven = b.build();
         b.steps(9);
         assertThat(seven.steps()).isEqualTo(7);
-        assertThat(demo.steps()).isEqualTo(20);
-        assertThat(seven.toBuilder().steps(20).build()).isEqualTo(demo);
+        assertThat(demo.steps()).isEqualTo(300);
+        assertThat(seven.toBuilder().steps(300).build()).isEqualTo(demo);
     }
 
     @Test

@@ -82,12 +82,10 @@ import java.util.regex.PatternSyntaxException;
  * types, out-of-range values, contradictions, missing folders). Configurations built in code are not checked by
  * {@link Builder#build()}; call {@link #validate()} (or {@link #problems()}) before using one.
  *
- * <p>Thread safety: immutable (the lists are unmodifiable copies).
- *
  * <p>In code, build one with {@link #builder()} (which starts from the file's defaults) or change a copy with
  * {@link #toBuilder()}; the accessors carry the file keys' meaning. Adding a key is local to this class: a
- * {@link Builder} field with its default and setter, an accessor, a line in {@link #fromTree} and {@link #toTree()},
- * and its check in {@link #problems()}.
+ * {@link Builder} field with its default and setter, an accessor, its name in the list of known keys, a line where
+ * the tree is read (see {@link #fromTree}) and one in {@link #toTree()}, and its check in {@link #problems()}.
  *
  * <p>Thread safety: immutable (the lists are unmodifiable copies); a {@link Builder} is not thread-safe.
  */

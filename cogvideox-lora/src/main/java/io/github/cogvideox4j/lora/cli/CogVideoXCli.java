@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "cogvideox", mixinStandardHelpOptions = true, version = "CogVideoX4J 0.1.0-SNAPSHOT",
         description = "Fine-tune CogVideoX on the JVM.", subcommands = {TrainCommand.class, PrepareCommand.class,
-                LaunchCommand.class, MediaDemoCommand.class, DemoCommand.class, LoraCommand.class,
+                LaunchCommand.class, MediaDemoCommand.class, SelfCheckCommand.class, LoraCommand.class,
                 ConvertCommand.class, InspectCommand.class})
 public final class CogVideoXCli implements Runnable {
     @Override

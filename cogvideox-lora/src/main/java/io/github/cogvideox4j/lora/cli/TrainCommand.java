@@ -33,6 +33,7 @@ import io.github.cogvideox4j.lora.train.SyntheticLatentDataset;
 import io.github.cogvideox4j.lora.train.TrainingConfig;
 import io.github.cogvideox4j.lora.train.TrainingListener;
 import io.github.cogvideox4j.lora.train.TrainingRun;
+import io.github.cogvideox4j.lora.train.TrainingStart;
 import io.github.cogvideox4j.core.dist.ProcessGroup;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -50,9 +51,14 @@ import picocli.CommandLine.Option;
 /**
  * {@code cogvideox train}: the README's main job. Without {@code --config} it fine-tunes a LoRA on the built-in tiny
  * default — a random model with the CogVideoX1.5-5B-I2V structure (OFS and slice RoPE on) and a learnable synthetic
- * latent dataset over three buckets — prints progress and held-out losses, exports the LoRA and checks that the loss
- * fell. With {@code --config run.yaml} the same command trains what the file describes (a real Diffusers model folder,
- * or a built-in tiny one); a run resumes from its newest checkpoint.
+ * latent dataset over three buckets ({@link TrainingConfig#builtinDefault()}) — prints progress and held-out losses,
+ * exports the LoRA and prints its learning check (see {@link ConsoleProgress}). With {@code --config run.yaml} the same
+ * command trains what the file describes (a real Diffusers model folder, or a built-in tiny one). A run resumes from
+ * its newest readable checkpoint; {@code --fresh} starts from step 0 instead.
+ *
+ * <p>Exit status: 0 when the run trained to its last step and exported, non-zero when it failed (an exception; for a
+ * fresh built-in default run also a loss that did not fall). A resumed or config-driven run never fails because of
+ * its loss values.
  *
  * <p>As one rank of several ({@code cogvideox launch}, or torchrun-style variables): the ranks form a group from the
  * environment (timeout {@code distributed.timeout_seconds}, or the launcher's; the config's fingerprint must match on
@@ -61,33 +67,20 @@ import picocli.CommandLine.Option;
  * curve, validates and exports; every rank takes part in the checkpoints, which live in the shared output folder.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Fine-tune CogVideoX (default: the built-in tiny CogVideoX1.5-I2V LoRA demo).")
+        description = "Fine-tune CogVideoX (default: the built-in tiny CogVideoX1.5-I2V LoRA default).")
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--config", description = "a YAML or JSON training config (default: the built-in tiny demo)")
+    @Option(names = "--config", description = "a YAML or JSON training config (default: the built-in tiny default)")
     private Path configFile;
 
     @Option(names = "--set", description = "override a config key, e.g. --set steps=50 --set lora.rank=8")
     private Map<String, String> overrides = new LinkedHashMap<>();
 
-    @Option(names = "--fresh", description = "delete the output folder's checkpoints first (else the run resumes)")
+    @Option(names = "--fresh", description = "start from step 0: delete the output folder's checkpoints first "
+            + "(else the run resumes from the newest readable one)")
     private boolean fresh;
 
     @Option(names = "--dry-run", description = "print the buckets, steps and estimated memory and time per step, then stop")
     private boolean dryRun;
-
-    /** The built-in demo: tiny 1.5-I2V, 300 LoRA steps over 48 synthetic samples in three buckets. */
-    static TrainingConfig demoConfig() {
-        return new TrainingConfig(TrainingConfig.ModelSource.builtin("tiny-1.5-i2v"),
-                TrainingConfig.DataSource.synthetic(48, List.of(new Bucket(9, 64, 96), new Bucket(9, 96, 64),
-                        new Bucket(17, 64, 64))),
-                Path.of("runs", "demo"),
-                new TrainingConfig.LoraSettings(16, 16, List.of("to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj",
-                        "ff.net.2", "proj_out"), null, 0.0, 42),
-                false, 300, 2, 1, 5e-3, List.of(0.9, 0.95), 1e-8, 1e-4,
-                new TrainingConfig.LrScheduleSettings("constant", 0, 1), 1.0, 42, 50, 2, 50,
-                TrainingConfig.NonFinite.SKIP, false, TrainingConfig.MixedPrecision.FP32, TrainingConfig.Rope.PIPELINE,
-                null, 0.0, 0.05, 2.0, false, TrainingConfig.Distributed.DEFAULT);
-    }
 
     /** The group options of a run: the config's timeout unless the launcher set one, and the config's fingerprint. */
     static ProcessGroup.Options groupOptions(TrainingConfig cfg, Map<String, String> env) {
@@ -101,7 +94,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainingConfig cfg = (configFile == null ? demoConfig() : TrainingConfig.read(configFile));
+        TrainingConfig cfg = (configFile == null ? TrainingConfig.builtinDefault() : TrainingConfig.read(configFile));
         if (!overrides.isEmpty()) {
             cfg = cfg.withOverrides(overrides);
         }
@@ -126,10 +119,7 @@ final class TrainCommand implements Callable<Integer> {
         try (NDManager manager = NDManager.newBaseManager();
                 CogVideoXTransformer model = loadModel(cfg, manager)) {
             CogVideoXConfig config = model.config();
-            boolean bf16 = cfg.mixedPrecision() != TrainingConfig.MixedPrecision.FP32;
-            if (bf16) {
-                model.setComputePrecision(ComputePrecision.BF16);   // bf16 GEMMs, fp32 master weights and LoRA
-            }
+            model.setComputePrecision(cfg.mixedPrecision());   // bf16: bf16 GEMMs, fp32 master weights and LoRA
             // data: a latent cache (every entry, grouped by its bucket) or synthetic latents (+ held-out batches)
             SampleSource data;
             BucketSampler sampler;
@@ -186,17 +176,14 @@ final class TrainCommand implements Callable<Integer> {
             }
             LoraAdapter lora = cfg.loraConfig().map(c -> LoraAdapter.inject(model, c)).orElse(null);
             try {
-                ConsoleProgress progress = new ConsoleProgress(out, cfg.steps());
+                ConsoleProgress progress = new ConsoleProgress(out);
                 FineTuner.Builder builder = FineTuner.builder(model, scheduler(cfg, config))
                         .lora(lora).processGroup(group)
                         .optimizer(AdamW.builder().learningRate(cfg.learningRate()).betas(cfg.beta1(), cfg.beta2())
                                 .epsilon(cfg.epsilon()).weightDecay(cfg.weightDecay()).build())
                         .schedule(cfg.schedule()).maxGradNorm(cfg.maxGradNorm()).seed(cfg.seed())
-                        .nonFinite(cfg.nonFinite() == TrainingConfig.NonFinite.STOP ? FineTuner.NonFinitePolicy.STOP
-                                : FineTuner.NonFinitePolicy.SKIP)
-                        .gradientCheckpointing(cfg.gradientCheckpointing()).ofs(cfg.ofs())
-                        .rope(cfg.rope() == TrainingConfig.Rope.PIPELINE ? FineTuner.RopeRule.PIPELINE
-                                : FineTuner.RopeRule.DIFFUSERS_480X720)
+                        .nonFinite(cfg.nonFinite())
+                        .gradientCheckpointing(cfg.gradientCheckpointing()).ofs(cfg.ofs()).rope(cfg.rope())
                         .imageLatentDropout(cfg.imageLatentDropout()).captionDropout(cfg.captionDropout())
                         .sincosAtUntrainedSize(cfg.sincosAtUntrainedSize());
                 if (coordinator) {
@@ -230,7 +217,7 @@ final class TrainCommand implements Callable<Integer> {
                                 SafetensorsDType.BF16, 5_000_000_000L);
                         out.printf("exported %s%n", output.resolve("transformer"));
                     }
-                    return progress.summary(results) ? 0 : 1;
+                    return progress.summary(results, configFile == null) ? 0 : 1;
                 }
             } finally {
                 if (lora != null) {
@@ -246,7 +233,7 @@ final class TrainCommand implements Callable<Integer> {
             return CogVideoXTransformer.random(CogVideoXConfig.tiny(variant), manager, cfg.seed());
         }
         // a LoRA run in bf16 keeps the frozen base in bf16 storage (the 5B base is 22 GB in fp32, 11 GB in bf16)
-        boolean bf16Base = cfg.mixedPrecision() != TrainingConfig.MixedPrecision.FP32 && !cfg.fullFinetune();
+        boolean bf16Base = cfg.mixedPrecision() == ComputePrecision.BF16 && !cfg.fullFinetune();
         return CogVideoXTransformer.load(cfg.model().path(), manager,
                 bf16Base ? DataType.BFLOAT16 : DataType.FLOAT32);
     }
@@ -317,16 +304,29 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    /** Prints a line every few steps, the held-out losses, and the loss summary at the end. */
-    private static final class ConsoleProgress implements TrainingListener {
+    /**
+     * Prints the held-out losses and, at the end, a summary. The built-in default run ({@code train} without
+     * {@code --config}) that started at step 1 is also judged by its learning check: the mean loss of steps 1-20
+     * against that of the last 20 steps of the whole run (at least 40 steps); the check is printed, and a loss that
+     * did not fall fails the run, because showing that the model learns is that job's purpose. A config-driven or
+     * resumed run is never judged by its loss values: its exit status says only whether it ran.
+     */
+    static final class ConsoleProgress implements TrainingListener {
+        /** Steps averaged at each end of the run by the learning check. */
+        static final int WINDOW = 20;
+
         private final PrintStream out;
-        private final long total;
         private final long start = System.nanoTime();
         private final List<Double> validation = new ArrayList<>();
+        private long firstStep = 1;
 
-        ConsoleProgress(PrintStream out, long total) {
+        ConsoleProgress(PrintStream out) {
             this.out = out;
-            this.total = total;
+        }
+
+        @Override
+        public void onStart(TrainingStart s) {
+            firstStep = s.firstStep();
         }
 
         @Override
@@ -335,21 +335,39 @@ final class TrainCommand implements Callable<Integer> {
             validation.add(loss);
         }
 
-        boolean summary(List<StepResult> results) {
+        /**
+         * @param results the steps this process ran, in order
+         * @param builtinDefault whether the run is the built-in default (no {@code --config})
+         * @return false only when the learning check ran and the loss did not fall
+         */
+        boolean summary(List<StepResult> results, boolean builtinDefault) {
             if (validation.size() >= 2) {
                 out.printf("held-out loss %.4f after the first validation, %.4f at the end (%.0f%% lower)%n",
                         validation.get(0), validation.get(validation.size() - 1),
                         100 * (1 - validation.get(validation.size() - 1) / validation.get(0)));
             }
-            if (results.size() < 40) {
-                out.printf("ran %d steps (a resumed or short run)%n", results.size());
+            double seconds = (System.nanoTime() - start) / 1e9;
+            long last = firstStep + results.size() - 1;
+            if (results.isEmpty()) {
+                out.printf("nothing to run: the newest checkpoint is at the last step, %d%n", firstStep - 1);
                 return true;
             }
-            double first = mean(results.subList(0, 20));
-            double last = mean(results.subList(results.size() - 20, results.size()));
-            out.printf("mean loss of the first 20 steps %.4f, of the last 20 steps %.4f (%.0f%% lower) in %.1f s%n",
-                    first, last, 100 * (1 - last / first), (System.nanoTime() - start) / 1e9);
-            return last < first;
+            if (firstStep > 1) {
+                out.printf("ran steps %d-%d in %.1f s (resumed after step %d; no learning check)%n", firstStep, last,
+                        seconds, firstStep - 1);
+                return true;
+            }
+            if (!builtinDefault || results.size() < 2 * WINDOW) {
+                out.printf("ran steps 1-%d in %.1f s%n", last, seconds);
+                return true;
+            }
+            double first = mean(results.subList(0, WINDOW));
+            double end = mean(results.subList(results.size() - WINDOW, results.size()));
+            boolean fell = end < first;
+            out.printf("learning check: mean loss of steps 1-%d %.4f, of steps %d-%d %.4f (%.0f%% lower) in %.1f s: "
+                    + "%s%n", WINDOW, first, last - WINDOW + 1, last, end, 100 * (1 - end / first), seconds,
+                    fell ? "PASSED" : "FAILED (the loss did not fall)");
+            return fell;
         }
 
         private static double mean(List<StepResult> rs) {

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.common.io.MoreFiles;
+import io.github.cogvideox4j.core.CogVideoXException;
 import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
@@ -57,8 +58,9 @@ import org.slf4j.LoggerFactory;
  *       sharded optimizer state);</li>
  *   <li>{@value #MANIFEST_FILE}, written last by rank 0: {@code format}, {@code step}, {@code world_size}, the
  *       {@code files} of every rank, and the caller's fields (global batch size, the shard layout). A folder without
- *       a readable manifest, or whose manifest names a file that is not there, is not a checkpoint:
- *       {@link #list} and {@link #latest} ignore it.</li>
+ *       a readable manifest, or whose manifest names a file that is not there, is not a complete checkpoint:
+ *       {@link #list} leaves it out, {@link #latest} skips it with a warning (or fails when no folder is
+ *       readable).</li>
  * </ul>
  *
  * <p>How a save stays safe: every tensor and every number of the state is checked first, and a non-finite value
@@ -431,25 +433,49 @@ public final class CheckpointStore {
     }
 
     /**
-     * The newest complete checkpoint, read back. A checkpoint folder that lacks a file or cannot be read is skipped
-     * with a warning (the next older one is tried); temporary folders of interrupted saves are ignored.
+     * The newest readable checkpoint, read back; temporary folders of interrupted saves are ignored.
+     *
+     * <p>Every {@code checkpoint-<step>} folder counts, newest first. A folder that cannot be used (no or a broken
+     * manifest, a missing or malformed file) is skipped for the next older one: that older checkpoint is a
+     * consistent state of the same run, and resuming from it repeats the steps after it exactly, losing only time.
+     * Each skipped folder is logged at WARN with its reason, naming the checkpoint resumed from instead. When there
+     * are checkpoint folders but none can be read, this fails rather than let the run start again from step 0; to
+     * start from step 0 on purpose, delete the folders ({@code cogvideox train --fresh} does).
      *
      * @param manager where the tensors are created; the caller owns them (closing the manager frees them)
-     * @return the newest readable checkpoint, or empty if there is none
+     * @return the newest readable checkpoint, or empty if the folder holds no checkpoint folder at all
+     * @throws CheckpointException if there are checkpoint folders and none can be read; the message lists each
+     *     folder and why it cannot be read
      * @throws IOException if the folder cannot be listed
      */
     public Optional<Checkpoint> latest(NDManager manager) throws IOException {
         checkNotNull(manager, "manager");
-        List<Path> all = list();
-        for (int i = all.size() - 1; i >= 0; i--) {
-            Path candidate = all.get(i);
+        List<Path> folders = folders();
+        Map<Path, Exception> unreadable = new LinkedHashMap<>();
+        for (int i = folders.size() - 1; i >= 0; i--) {
+            Path candidate = folders.get(i);
             try {
-                return Optional.of(read(candidate, manager));
-            } catch (IOException | RuntimeException e) {
-                LOG.warn("skipping unreadable checkpoint {}: {}", candidate, e.toString());
+                checkComplete(candidate);
+                Checkpoint ck = read(candidate, manager);
+                unreadable.forEach((skipped, why) -> LOG.warn("skipping unreadable checkpoint {}: {}; resuming from "
+                        + "the newest readable one, {}", skipped, why.toString(), candidate.getFileName()));
+                return Optional.of(ck);
+            } catch (IOException | CogVideoXException e) {
+                unreadable.put(candidate, e);
             }
         }
-        return Optional.empty();
+        if (unreadable.isEmpty()) {
+            return Optional.empty();
+        }
+        StringBuilder m = new StringBuilder(dir + ": no readable checkpoint; the run cannot resume, and starting again"
+                + " from step 0 would drop " + unreadable.size() + " checkpoint folder"
+                + (unreadable.size() == 1 ? "" : "s") + ":");
+        unreadable.forEach((folder, why) -> m.append("\n  - ").append(folder.getFileName()).append(": ")
+                .append(why));
+        m.append("\nRepair or remove them, or start from step 0 on purpose (cogvideox train --fresh deletes them).");
+        CheckpointException e = new CheckpointException(m.toString());
+        unreadable.values().forEach(e::addSuppressed);
+        throw e;
     }
 
     /**
@@ -460,10 +486,17 @@ public final class CheckpointStore {
      * @throws IOException if the folder cannot be listed
      */
     public List<Path> list() throws IOException {
+        List<Path> out = new ArrayList<>(folders());
+        out.removeIf(p -> !isComplete(p));
+        return out;
+    }
+
+    /** Every folder named {@code checkpoint-<step>}, complete or not, ordered by step. */
+    private List<Path> folders() throws IOException {
         List<Path> out = new ArrayList<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
             for (Path p : entries) {
-                if (stepOf(p).isPresent() && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && isComplete(p)) {
+                if (stepOf(p).isPresent() && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
                     out.add(p);
                 }
             }
@@ -521,15 +554,21 @@ public final class CheckpointStore {
     /** Whether a folder has a manifest of this format naming files that are all there. */
     private static boolean isComplete(Path folder) {
         try {
-            ObjectNode manifest = readManifest(folder);
-            for (JsonNode f : manifest.get("files")) {
-                if (!Files.isRegularFile(folder.resolve(f.asText()))) {
-                    return false;
-                }
-            }
+            checkComplete(folder);
             return true;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | CogVideoXException e) {
             return false;
+        }
+    }
+
+    /** Throws unless a folder has a manifest of this format naming files that are all there. */
+    private static void checkComplete(Path folder) throws IOException {
+        ObjectNode manifest = readManifest(folder);
+        for (JsonNode f : manifest.get("files")) {
+            if (!Files.isRegularFile(folder.resolve(f.asText()))) {
+                throw new CheckpointException(folder + ": " + MANIFEST_FILE + " names " + f.asText()
+                        + ", which is not there: not a complete checkpoint");
+            }
         }
     }
 

@@ -20,7 +20,6 @@ import io.github.cogvideox4j.core.schedule.TrainingInput;
 import io.github.cogvideox4j.data.loader.Batch;
 import io.github.cogvideox4j.lora.LoraAdapter;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -98,7 +97,7 @@ public final class FineTuner implements AutoCloseable {
     private final double imageLatentDropout;
     private final double captionDropout;
     private final boolean sincosAtUntrainedSize;
-    private final List<TrainingListener> listeners;
+    private final IsolatedListeners listeners;
     private final NDManager manager;
     private final ProcessGroup group;
     private final FlatLayout layout;
@@ -121,7 +120,7 @@ public final class FineTuner implements AutoCloseable {
         this.imageLatentDropout = b.imageLatentDropout;
         this.captionDropout = b.captionDropout;
         this.sincosAtUntrainedSize = b.sincosAtUntrainedSize;
-        this.listeners = List.copyOf(b.listeners);
+        this.listeners = new IsolatedListeners(b.listeners);
         CogVideoXConfig config = model.config();
         this.ofs = config.ofsEmbedDim() == null ? null : (float) b.ofs;
         if (lora != null) {
@@ -337,13 +336,7 @@ public final class FineTuner implements AutoCloseable {
         completedSteps = stepNo;
         StepResult result = new StepResult(stepNo, epoch, lossValue, lr, gradNorm, skipped, bucket,
                 (System.nanoTime() - start) / 1_000_000);
-        for (TrainingListener l : listeners) {
-            try {
-                l.onStep(result);
-            } catch (RuntimeException e) {
-                LOG.warn("listener {} failed on step {}", l.getClass().getSimpleName(), stepNo, e);
-            }
-        }
+        listeners.onStep(result);
         return result;
     }
 
@@ -470,9 +463,14 @@ public final class FineTuner implements AutoCloseable {
         return s.get(1) + "x" + s.get(3) + "x" + s.get(4);
     }
 
-    /** @return the listeners, in order */
+    /** @return the listeners, in order; unmodifiable */
     public List<TrainingListener> listeners() {
-        return Collections.unmodifiableList(listeners);
+        return listeners.listeners();
+    }
+
+    /** @return every listener behind one call each, failures isolated (see {@link IsolatedListeners}) */
+    TrainingListener events() {
+        return listeners;
     }
 
     /**
@@ -661,7 +659,8 @@ public final class FineTuner implements AutoCloseable {
         }
 
         /**
-         * @param listener receives the run's events
+         * @param listener receives the run's events; a {@link RuntimeException} or {@link LinkageError} it throws is
+         *     logged at WARN and does not stop training or the other listeners (other errors propagate)
          * @return this builder
          */
         public Builder listener(TrainingListener listener) {

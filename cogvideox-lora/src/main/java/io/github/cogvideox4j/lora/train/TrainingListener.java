@@ -5,8 +5,9 @@ import java.util.List;
 
 /**
  * Receives the events of a fine-tuning run. All methods have empty defaults; implement what you need. Listeners are
- * called on the training thread, in registration order; an exception from a listener is logged and does not stop
- * training.
+ * called on the training thread, in registration order. A {@link RuntimeException} or {@link LinkageError} (e.g. an
+ * optional library missing from the class path) thrown by a listener is logged at WARN and stops neither training nor
+ * the other listeners; other errors ({@code OutOfMemoryError}, ...) propagate.
  */
 public interface TrainingListener {
     /**

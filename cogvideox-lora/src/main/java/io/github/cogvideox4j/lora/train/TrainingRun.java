@@ -31,10 +31,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A whole fine-tuning run: iterates the bucketed batches of a {@link BucketSampler} through a prefetching
- * {@link BatchLoader}, calls {@link FineTuner#step(Batch...)}, writes checkpoints and tells the listeners. A run
- * resumes from the newest checkpoint in its store: the trainable weights, the AdamW moments and step, and the step
- * counter are restored, and because the sampler, the loader seeds and the step streams are functions of (seed, epoch,
- * step, position in the global batch), the resumed run continues exactly as the uninterrupted one would have.
+ * {@link BatchLoader}, calls {@link FineTuner#step(Batch...)}, writes checkpoints and tells the listeners (through
+ * the fine-tuner, which isolates their failures). A run resumes from the newest readable checkpoint in its store (see
+ * {@link CheckpointStore#latest}: it fails rather than restart from step 0 when none is readable): the trainable
+ * weights, the AdamW moments and step, and the step counter are restored, and because the sampler, the loader seeds
+ * and the step streams are functions of (seed, epoch, step, position in the global batch), the resumed run continues
+ * exactly as the uninterrupted one would have.
  *
  * <p>Data parallel: the sampler plans global batches — its batch size is the global batch {@code G = b × a × W}
  * (micro-batch {@code b}, {@link Builder#gradientAccumulation accumulation} {@code a}, the fine-tuner's
@@ -131,9 +133,7 @@ public final class TrainingRun {
         int perEpoch = sampler.stepsPerEpoch();
         Preconditions.checkState(perEpoch > 0, "the sampler yields no batch (%s)", sampler.report());
         boolean coordinator = group.isCoordinator();
-        for (TrainingListener l : tuner.listeners()) {
-            safe(() -> l.onStart(new TrainingStart(done + 1, totalSteps, outputDir, description)));
-        }
+        tuner.events().onStart(new TrainingStart(done + 1, totalSteps, outputDir, description));
         while (tuner.completedSteps() < totalSteps) {
             long completed = tuner.completedSteps();
             int epoch = (int) (completed / perEpoch);
@@ -159,22 +159,16 @@ public final class TrainingRun {
                     long step = tuner.completedSteps();
                     if (store != null && (step % checkpointEvery == 0 || step == totalSteps)) {
                         Path dir = save(step, (int) (step / perEpoch));
-                        for (TrainingListener l : tuner.listeners()) {
-                            safe(() -> l.onCheckpoint(step, dir));
-                        }
+                        tuner.events().onCheckpoint(step, dir);
                     }
                     if (coordinator && validationEvery > 0 && (step % validationEvery == 0 || step == totalSteps)) {
                         double v = validate();
-                        for (TrainingListener l : tuner.listeners()) {
-                            safe(() -> l.onValidation(step, v));
-                        }
+                        tuner.events().onValidation(step, v);
                     }
                     if (coordinator && videos != null && (step % videosEvery == 0 || step == totalSteps)) {
                         List<Path> files = validationVideos(step);
                         if (!files.isEmpty()) {
-                            for (TrainingListener l : tuner.listeners()) {
-                                safe(() -> l.onValidationVideos(step, files));
-                            }
+                            tuner.events().onValidationVideos(step, files);
                         }
                     }
                     if (step % 250 == 0) {
@@ -183,9 +177,7 @@ public final class TrainingRun {
                 }
             }
         }
-        for (TrainingListener l : tuner.listeners()) {
-            safe(() -> l.onEnd(tuner.completedSteps()));
-        }
+        tuner.events().onEnd(tuner.completedSteps());
         return results;
     }
 
@@ -442,14 +434,6 @@ public final class TrainingRun {
             }
         }
         return true;
-    }
-
-    private static void safe(Runnable r) {
-        try {
-            r.run();
-        } catch (RuntimeException e) {
-            LOG.warn("listener failed", e);
-        }
     }
 
     /** Builds a {@link TrainingRun}. */

@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The world size is only a speed setting (issue 11, item 3 and the elastic half of item 5), shown with
- * {@code cogvideox train} on the built-in demo (6 steps over 12 samples, rank-4 LoRA): one process at
+ * {@code cogvideox train} on the built-in default (6 steps over 12 samples, rank-4 LoRA): one process at
  * {@code batch_size=2}, one process at {@code batch_size=1, gradient_accumulation=2} and two ranks at
  * {@code batch_size=1} (under {@code cogvideox launch}) end with the same LoRA up to float summation order; a
  * checkpoint written by two ranks, resumed at the same global batch by one process or by four ranks, continues the

@@ -7,6 +7,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.cogvideox4j.core.EngineArrays;
@@ -23,6 +27,7 @@ import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /** Atomic save, keep-last-N, refusal of non-finite content, failure and crash recovery of {@link CheckpointStore}. */
 class CheckpointStoreTest {
@@ -236,6 +241,53 @@ class CheckpointStoreTest {
             assertThat(store.list()).extracting(p -> CheckpointStore.stepOf(p).orElseThrow()).containsExactly(10L, 20L);
             assertThat(store.latest(m).orElseThrow().step()).isEqualTo(10);
         }
+    }
+
+    @Test
+    void latestFailsListingEveryCheckpointFolderWhenNoneCanBeRead() throws IOException {
+        CheckpointStore store = CheckpointStore.open(tmp, 5);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path corrupt = store.save(10, tensors(m, 10), state(10));
+            Files.write(corrupt.resolve("tensors.safetensors"), new byte[] {1, 2, 3});
+            Path noManifest = store.save(20, tensors(m, 20), state(20));
+            Files.delete(noManifest.resolve(CheckpointStore.MANIFEST_FILE));
+            Path badState = store.save(30, tensors(m, 30), state(30));
+            Files.writeString(badState.resolve(CheckpointStore.STATE_FILE), "{\"global_");
+            assertThatThrownBy(() -> store.latest(m)).isInstanceOf(CheckpointException.class)
+                    .hasMessageContaining(tmp.toString() + ": no readable checkpoint")
+                    .hasMessageContaining("3 checkpoint folders")
+                    .hasMessageContaining("  - checkpoint-000000030: ")
+                    .hasMessageContaining("state.json: not valid JSON")
+                    .hasMessageContaining("  - checkpoint-000000020: ").hasMessageContaining("no manifest.json")
+                    .hasMessageContaining("  - checkpoint-000000010: ")
+                    .hasMessageContaining("--fresh");
+        }
+    }
+
+    @Test
+    void latestSkipsACorruptNewestCheckpointWithAWarningNamingItAndTheReason() throws IOException {
+        CheckpointStore store = CheckpointStore.open(tmp, 5);
+        ListAppender<ILoggingEvent> log = new ListAppender<>();
+        Logger logger = (Logger) LoggerFactory.getLogger(CheckpointStore.class);
+        log.start();
+        logger.addAppender(log);
+        try (NDManager m = NDManager.newBaseManager()) {
+            store.save(10, tensors(m, 10), state(10));
+            Path corrupt = store.save(20, tensors(m, 20), state(20));
+            Files.write(corrupt.resolve("tensors.safetensors"), new byte[] {1, 2, 3});
+            assertThat(store.latest(m).orElseThrow().step()).isEqualTo(10);
+        } finally {
+            logger.detachAppender(log);
+        }
+        assertThat(log.list).filteredOn(e -> e.getLevel() == Level.WARN).singleElement()
+                .extracting(ILoggingEvent::getFormattedMessage).asString()
+                .contains("skipping unreadable checkpoint " + folder(tmp, 20))
+                .contains("tensors.safetensors")
+                .contains("resuming from the newest readable one, checkpoint-000000010");
+    }
+
+    private static String folder(Path dir, long step) {
+        return dir.toAbsolutePath().normalize().resolve(CheckpointStore.folderName(step)).toString();
     }
 
     @Test

@@ -8,8 +8,8 @@
  * ({@link io.github.cogvideox4j.lora.train.listener.LossCurveListener}, needs the optional
  * {@code org.knowm.xchart:xchart}). Every file listener stays consistent after a resume: on
  * {@code onStart(firstStep = k + 1)} it drops or supersedes what a previous process wrote after step {@code k}.
- * {@link io.github.cogvideox4j.lora.train.listener.TrainingListeners#safe} wraps listeners so that their failures are
- * logged and never stop training.
+ * {@link io.github.cogvideox4j.lora.train.FineTuner} isolates their failures (see
+ * {@link io.github.cogvideox4j.lora.train.TrainingListener}): a failing listener is logged and never stops training.
  *
  * <p>Threading: listeners are called on the training thread; none is safe for concurrent calls.
  */

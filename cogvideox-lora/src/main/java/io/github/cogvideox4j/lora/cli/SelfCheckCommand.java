@@ -12,21 +12,27 @@ import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.model.TransformerInput;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
- * A quick check of an installation: for each of the five releases, a tiny model with random weights of
- * its structure runs a forward and a backward pass; then one golden case is checked against the Diffusers
- * reference. Prints timings and errors; exits non-zero if the golden check fails.
+ * {@code cogvideox selfcheck}: checks that this installation computes what it should. For each of the five
+ * releases, a tiny model with random weights of its structure runs a forward and a backward pass; then one golden
+ * case is checked against the Diffusers reference. Prints timings and errors; exits non-zero if the golden check
+ * fails.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
+@Command(name = "selfcheck", mixinStandardHelpOptions = true,
         description = "Forward + backward of a tiny random model of every CogVideoX release, and a golden check.")
-final class DemoCommand implements Callable<Integer> {
+final class SelfCheckCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
     @Option(names = "--golden", description = "golden folder (default: -Dgolden.dir or ../shared/golden)")
     private Path golden;
 
@@ -35,8 +41,8 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintStream out = System.out;
-        out.printf("CogVideoX4J demo on %s (%s), MKL vendor switch %s%n", Engine.getInstance().getEngineName(),
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("CogVideoX4J selfcheck on %s (%s), MKL vendor switch %s%n", Engine.getInstance().getEngineName(),
                 Engine.getInstance().getVersion(), MklSwitch.describe());
         Engine.getInstance().setRandomSeed((int) seed);
         out.printf("%-22s %-22s %10s %12s %12s %12s%n", "release", "input [B,F,C,H,W]", "params", "load ms",
@@ -47,7 +53,7 @@ final class DemoCommand implements Callable<Integer> {
         return goldenCheck(out);
     }
 
-    private void runVariant(CogVideoXVariant variant, PrintStream out) {
+    private void runVariant(CogVideoXVariant variant, PrintWriter out) {
         CogVideoXConfig config = CogVideoXConfig.tiny(variant);
         try (NDManager manager = NDManager.newBaseManager()) {
             long t0 = System.nanoTime();
@@ -76,7 +82,7 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private int goldenCheck(PrintStream out) throws Exception {
+    private int goldenCheck(PrintWriter out) throws Exception {
         Path root = golden != null ? golden : Path.of(System.getProperty("golden.dir", "../shared/golden"));
         Path dir = root.resolve("transformer").resolve("b_cogvideox_5b_rope");
         if (!Files.isDirectory(dir)) {

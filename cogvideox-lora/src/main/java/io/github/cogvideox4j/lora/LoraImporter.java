@@ -200,7 +200,8 @@ public final class LoraImporter {
             return 0.0;
         }
         if (!d.isNumber() || !(d.asDouble() >= 0 && d.asDouble() < 1)) {
-            throw new LoraException(file + ": " + source + " has lora_dropout = " + d + ", expected a number in [0, 1)");
+            throw new LoraException(file + ": " + source + " has lora_dropout = " + d
+                    + ", expected a number in [0, 1)");
         }
         return d.asDouble();
     }

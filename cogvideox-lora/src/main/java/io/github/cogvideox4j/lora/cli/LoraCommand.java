@@ -61,8 +61,8 @@ final class LoraCommand implements Runnable {
                 }
                 boolean listsModules = new TreeSet<>(f.declaredTargets()).equals(new TreeSet<>(f.layers().keySet()));
                 out.printf("targets: %s%nlayers:  %d%n", f.declaredTargets().isEmpty() ? suffixes(f)
-                        : listsModules ? suffixes(f) + " (the metadata lists the " + f.layers().size()
-                                + " modules by full name)" : f.declaredTargets(), f.layers().size());
+                        : listsModules ? suffixes(f) + " (target_modules: the " + f.layers().size()
+                                + " module names in full)" : f.declaredTargets(), f.layers().size());
                 out.printf("%-44s %12s %12s %12s%n", "module", "|A|_F", "|B|_F", "|B@A|_F");
                 int nonFinite = 0;
                 int zeroB = 0;

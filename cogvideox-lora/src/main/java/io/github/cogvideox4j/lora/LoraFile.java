@@ -19,8 +19,7 @@ import java.util.Map;
  * @param layers module name to its matrices, in file order of the modules
  */
 public record LoraFile(Path source, LoraFormat format, int rank, Double alpha, double dropout,
-        List<String> declaredTargets,
-        Map<String, LoraPair> layers) {
+        List<String> declaredTargets, Map<String, LoraPair> layers) {
     /** Copies the collections. */
     public LoraFile {
         declaredTargets = List.copyOf(declaredTargets);

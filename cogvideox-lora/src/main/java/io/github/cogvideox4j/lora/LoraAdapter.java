@@ -97,7 +97,31 @@ public final class LoraAdapter implements AutoCloseable {
             throw new LoraException("LoRA targets " + config.peftTargets() + " match no Linear of the model (e.g. "
                     + model.namedLinears().keySet().stream().limit(3).toList() + ")");
         }
+        List<String> notLinear = matchedNonLinearModules(model, config);
+        if (!notLinear.isEmpty()) {
+            LOG.warn("LoRA targets {} also name {}, which are not Linear layers: they are not adapted (PEFT would "
+                    + "wrap a Conv2d, and refuse a norm). The exported file lists the adapted modules by name, so "
+                    + "PEFT loads exactly these.", config.peftTargets(), notLinear);
+        }
         return create(model, config, modules);
+    }
+
+    /** Modules with weights (from the parameter and buffer names) that the targets name but that are not Linears. */
+    private static List<String> matchedNonLinearModules(CogVideoXTransformer model, LoraConfig config) {
+        Set<String> modules = new LinkedHashSet<>();
+        for (String key : model.namedParameters().keySet()) {
+            modules.add(key.substring(0, Math.max(0, key.lastIndexOf('.'))));
+        }
+        for (String key : model.namedBuffers().keySet()) {
+            modules.add(key.substring(0, Math.max(0, key.lastIndexOf('.'))));
+        }
+        List<String> out = new ArrayList<>();
+        for (String m : modules) {
+            if (!m.isEmpty() && !model.namedLinears().containsKey(m) && config.matches(m)) {
+                out.add(m);
+            }
+        }
+        return out;
     }
 
     private static LoraAdapter create(CogVideoXTransformer model, LoraConfig config, List<String> modules) {
@@ -175,7 +199,7 @@ public final class LoraAdapter implements AutoCloseable {
                         + LoraImporter.sample(missing));
             }
             List<String> modules = new ArrayList<>(lf.layers().keySet());
-            LoraConfig config = LoraConfig.of(lf.rank(), alpha).withTargetModules(modules);
+            LoraConfig config = LoraConfig.of(lf.rank(), alpha).withTargetModules(modules).withDropout(lf.dropout());
             LoraAdapter adapter = create(model, config, modules);
             try {
                 adapter.copyFrom(lf, file);
@@ -355,7 +379,8 @@ public final class LoraAdapter implements AutoCloseable {
 
     /**
      * Saves in the Diffusers/PEFT layout. The adapter scale ({@link #setScale}) is an inference setting and is
-     * not written; alpha is the config's.
+     * not written; alpha and dropout are the config's; {@code target_modules} lists the adapted modules by full
+     * name (see {@link LoraExporter}), so that PEFT adapts exactly these.
      *
      * @param file the destination
      * @param options alpha in the metadata or folded into {@code B}; whether zero {@code B} is allowed
@@ -367,7 +392,7 @@ public final class LoraAdapter implements AutoCloseable {
         for (LoraLinear l : layers.values()) {
             pairs.put(l.module(), new LoraPair(l.loraA(), l.loraB()));
         }
-        LoraExporter.write(file, pairs, config.rank(), config.alpha(), config.peftTargets(), options);
+        LoraExporter.write(file, pairs, config.rank(), config.alpha(), config.dropout(), options);
     }
 
     /**

@@ -120,7 +120,12 @@ public record LoraConfig(int rank, double alpha, List<String> targetModules, Str
     }
 
     /**
-     * PEFT's module matching.
+     * PEFT's module matching ({@code peft/tuners/tuners_utils.py}, {@code check_target_module_exists}): a regex must
+     * match the whole name ({@code re.fullmatch}); a list entry {@code t} matches {@code name == t} or
+     * {@code name.endsWith("." + t)}. {@link LoraAdapter#inject} adapts the matching Linear layers; e.g. targets
+     * {@code [proj, linear]} give every block's {@code ff.net.0.proj}, {@code norm1.linear}, {@code norm2.linear},
+     * plus {@code norm_out.linear} and, on CogVideoX 1.5, {@code patch_embed.proj} (not {@code proj_out},
+     * {@code patch_embed.text_proj} or {@code time_embedding.linear_1}).
      *
      * @param moduleName a Diffusers module name, e.g. {@code transformer_blocks.0.attn1.to_q}
      * @return whether this configuration adapts it
@@ -137,7 +142,10 @@ public record LoraConfig(int rank, double alpha, List<String> targetModules, Str
         return false;
     }
 
-    /** @return the targets as PEFT writes them: the regex, or the suffix list */
+    /**
+     * @return the targets as configured: the regex, or the suffix list (a saved file lists the adapted modules by
+     *     full name instead, see {@link LoraExporter})
+     */
     public Object peftTargets() {
         return targetRegex != null ? targetRegex : targetModules;
     }

@@ -13,6 +13,7 @@ import io.github.cogvideox4j.core.io.TensorData;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,17 @@ import java.util.TreeMap;
  * {@code lora_adapter_metadata} (the {@code transformer.}-prefixed PEFT config fields, sorted, as Diffusers'
  * {@code write_lora_layers} writes them), so that Diffusers applies {@code alpha / r} itself; and
  * {@code cogvideox4j_provenance} (library, Java and OS versions), which Diffusers ignores.
+ *
+ * <p><b>{@code target_modules}</b> is the sorted list of the full names of the modules the file holds (e.g.
+ * {@code transformer_blocks.0.attn1.to_q}), not the suffixes or regex the adapter was configured with. PEFT
+ * ({@code tuners_utils.check_target_module_exists}) matches a list entry {@code t} against a module {@code key} when
+ * {@code key == t} or {@code key.endswith("." + t)}, and a full name from the root of the transformer is matched by
+ * that module alone; so PEFT adapts exactly the modules whose tensors are in the file, whichever way it loads it
+ * (from the config alone, or from the state dict as Diffusers' {@code load_lora_adapter} does, where a config
+ * naming other modules is reported as "additional target modules"). Configured suffixes would not be exact: on
+ * CogVideoX 1.0, {@code proj} also names the patch-embedding Conv2d, which PEFT would wrap and this library does not
+ * adapt. {@code lora_dropout} is the trained adapter's dropout; {@code rank_pattern} and {@code alpha_pattern} are
+ * empty (one rank and alpha for every layer).
  *
  * <p>Refused before anything is written, with the module named: NaN or infinite values, and (unless allowed) a
  * {@code lora_B} that is all zeros (the adapter would have no effect).
@@ -47,12 +59,12 @@ public final class LoraExporter {
      * @param layers module name to its matrices (any manager; only read)
      * @param rank r
      * @param alpha lora_alpha the tensors were trained with
-     * @param targets PEFT {@code target_modules}: a list of suffixes or one regex string
+     * @param dropout the {@code lora_dropout} the adapter was trained with, in [0, 1)
      * @param options where alpha goes, whether zero {@code lora_B} is allowed
      * @throws LoraException for non-finite values, an all-zero {@code lora_B}, or shapes that do not fit the rank
      * @throws IOException if writing fails
      */
-    public static void write(Path file, Map<String, LoraPair> layers, int rank, double alpha, Object targets,
+    public static void write(Path file, Map<String, LoraPair> layers, int rank, double alpha, double dropout,
             LoraExportOptions options) throws IOException {
         checkNotNull(file, "file");
         checkNotNull(layers, "layers");
@@ -60,6 +72,7 @@ public final class LoraExporter {
         checkArgument(!layers.isEmpty(), "no LoRA layers to write to %s", file);
         checkArgument(rank > 0 && alpha > 0 && Double.isFinite(alpha), "rank %s and alpha %s must be positive", (Object) rank,
                 alpha);
+        checkArgument(dropout >= 0 && dropout < 1, "lora_dropout must be in [0, 1), got %s", dropout);
         boolean fold = options.alphaHandling() == LoraExportOptions.AlphaHandling.FOLD_INTO_B;
         float foldScale = (float) (alpha / rank);
         List<TensorData> tensors = new ArrayList<>();
@@ -90,7 +103,7 @@ public final class LoraExporter {
             tensors.add(TensorData.f32(LoraKeys.diffusersKey(module, true), as, av));
             tensors.add(TensorData.f32(LoraKeys.diffusersKey(module, false), bs, bv));
         }
-        SafetensorsWriter.write(file, tensors, metadata(rank, fold ? rank : alpha, targets));
+        SafetensorsWriter.write(file, tensors, metadata(rank, fold ? rank : alpha, dropout, layers.keySet()));
     }
 
     /**
@@ -98,17 +111,19 @@ public final class LoraExporter {
      *
      * @param rank r
      * @param alpha the lora_alpha to state
-     * @param targets PEFT target_modules (list or regex)
+     * @param dropout the lora_dropout to state
+     * @param modules the full names of the adapted modules (written sorted as {@code target_modules})
      * @return {@code format}, {@code lora_adapter_metadata} and {@code cogvideox4j_provenance}
      */
-    public static Map<String, String> metadata(int rank, double alpha, Object targets) {
+    public static Map<String, String> metadata(int rank, double alpha, double dropout, Collection<String> modules) {
         Map<String, Object> peft = new TreeMap<>();
         peft.put("transformer.r", rank);
         peft.put("transformer.lora_alpha", alpha == Math.rint(alpha) && Math.abs(alpha) < 1e15 ? (Object) (long) alpha
                 : (Object) alpha);
-        Object t = targets instanceof List<?> list ? list.stream().map(String::valueOf).sorted().toList() : targets;
-        peft.put("transformer.target_modules", t);
-        peft.put("transformer.lora_dropout", 0.0);
+        peft.put("transformer.target_modules", modules.stream().sorted().distinct().toList());
+        peft.put("transformer.lora_dropout", dropout);
+        peft.put("transformer.rank_pattern", Map.of());
+        peft.put("transformer.alpha_pattern", Map.of());
         peft.put("transformer.bias", "none");
         peft.put("transformer.use_rslora", false);
         peft.put("transformer.use_dora", false);

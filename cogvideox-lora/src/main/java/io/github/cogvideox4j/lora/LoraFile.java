@@ -14,11 +14,12 @@ import java.util.Map;
  * @param format its layout
  * @param rank r (the same for every layer)
  * @param alpha the {@code lora_alpha} the file states (metadata, or 1 for SAT), or {@code null} if it states none
+ * @param dropout the {@code lora_dropout} its metadata states, else 0 (PEFT's default); a training setting only
  * @param declaredTargets the targets its metadata declares (suffixes, or one regex), or empty if none
  * @param layers module name to its matrices, in file order of the modules
  */
-public record LoraFile(Path source, LoraFormat format, int rank, Double alpha, List<String> declaredTargets,
-        Map<String, LoraPair> layers) {
+public record LoraFile(Path source, LoraFormat format, int rank, Double alpha, double dropout,
+        List<String> declaredTargets, Map<String, LoraPair> layers) {
     /** Copies the collections. */
     public LoraFile {
         declaredTargets = List.copyOf(declaredTargets);

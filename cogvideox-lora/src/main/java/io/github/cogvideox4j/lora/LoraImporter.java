@@ -124,6 +124,7 @@ public final class LoraImporter {
 
             // 3. Alpha and targets from the layout's metadata.
             Double alpha = null;
+            double dropout = 0.0;
             List<String> targets = List.of();
             if (format == LoraFormat.SAT) {
                 alpha = 1.0;
@@ -147,6 +148,7 @@ public final class LoraImporter {
                 }
                 if (config != null) {
                     alpha = checkConfig(file, source, config, rank);
+                    dropout = dropoutOf(file, source, config);
                     targets = targetsOf(config.get("target_modules"));
                 }
             }
@@ -158,7 +160,7 @@ public final class LoraImporter {
                 NDArray b = reader.read(e.getValue()[1], manager, DataType.FLOAT32);
                 layers.put(e.getKey(), new LoraPair(a, b));
             }
-            return new LoraFile(file, format, rank, alpha, targets, layers);
+            return new LoraFile(file, format, rank, alpha, dropout, targets, layers);
         }
     }
 
@@ -190,6 +192,18 @@ public final class LoraImporter {
             throw new LoraException(file + ": " + source + " has lora_alpha = " + alpha + ", expected a positive number");
         }
         return alpha.asDouble();
+    }
+
+    private static double dropoutOf(Path file, String source, JsonNode config) {
+        JsonNode d = config.get("lora_dropout");
+        if (d == null || d.isNull()) {
+            return 0.0;
+        }
+        if (!d.isNumber() || !(d.asDouble() >= 0 && d.asDouble() < 1)) {
+            throw new LoraException(file + ": " + source + " has lora_dropout = " + d
+                    + ", expected a number in [0, 1)");
+        }
+        return d.asDouble();
     }
 
     private static List<String> targetsOf(JsonNode node) {

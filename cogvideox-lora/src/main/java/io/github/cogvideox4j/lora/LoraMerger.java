@@ -5,7 +5,6 @@ import static com.google.common.base.Preconditions.checkNotNull;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -19,8 +18,6 @@ import io.github.cogvideox4j.core.io.TensorData;
 import io.github.cogvideox4j.core.io.TensorInfo;
 import io.github.cogvideox4j.core.io.TensorSource;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -34,9 +31,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Writes a new Diffusers transformer folder with a LoRA merged into its weights: {@code W + scale · alpha / r ·
- * B @ A} (computed in FP32, stored back in each tensor's own dtype: F32, F16 or BF16 with round-to-nearest-even),
- * every other tensor copied value for value, sharded like the input (same shard files and {@code weight_map}, or
- * one file), and {@code config.json} copied.
+ * B @ A} (computed in FP32, as PEFT's {@code merge} adds the FP32 delta to the weight), every other tensor copied
+ * value for value, sharded like the input (same shard files and {@code weight_map}, or one file), and
+ * {@code config.json} copied.
+ *
+ * <p><b>Output dtype.</b> By default every tensor is stored back in its own dtype (F32, F16 or BF16, rounded to
+ * nearest even), so a BF16 base stays BF16 and the 2B release's F16 base stays F16. A small LoRA merged into a BF16
+ * base is then partly rounded away (bf16 keeps 8 significant bits: a delta below half a unit in the last place of
+ * the weight disappears); give an output dtype of F32 to keep it exactly, or F16/BF16 to convert the whole folder.
  *
  * <p>Memory: one shard's tensors are held on the Java heap while it is written.
  *
@@ -66,15 +68,18 @@ public final class LoraMerger {
      * @param alphaIfAbsent alpha for a file without one; {@code NaN} for the rank (scale 1.0, as Diffusers)
      * @param scale the adapter weight ({@code fuse_lora(lora_scale=...)})
      * @param outDir the new transformer folder (created; must differ from the input)
+     * @param dtype the dtype of every written tensor (F32, F16 or BF16), or {@code null} for each tensor's own dtype
      * @return what was merged
-     * @throws LoraException if a LoRA module has no matching weight of the right shape, or a tensor dtype cannot
-     *     be written back
+     * @throws LoraException if a LoRA module has no matching weight of the right shape, a tensor dtype cannot be
+     *     written, or a merged value overflows F16
      * @throws IOException if reading or writing fails
      */
-    public static Report mergeFolder(Path modelDir, Path loraFile, double alphaIfAbsent, double scale, Path outDir)
-            throws IOException {
+    public static Report mergeFolder(Path modelDir, Path loraFile, double alphaIfAbsent, double scale, Path outDir,
+            SafetensorsDType dtype) throws IOException {
         checkNotNull(modelDir, "modelDir");
         checkNotNull(outDir, "outDir");
+        checkArgument(dtype == null || dtype == SafetensorsDType.F32 || dtype == SafetensorsDType.F16
+                || dtype == SafetensorsDType.BF16, "the output dtype must be F32, F16 or BF16, got %s", dtype);
         Path folder = Files.isRegularFile(modelDir.resolve("config.json")) ? modelDir : modelDir.resolve("transformer");
         if (!Files.isRegularFile(folder.resolve("config.json"))) {
             throw new java.nio.file.NoSuchFileException(modelDir.resolve("config.json").toString(), null,
@@ -127,9 +132,10 @@ public final class LoraMerger {
                     if (pair != null) {
                         values = merged(manager, values, info.shape(), pair, scaling);
                     }
-                    tensors.add(encode(name, info, values, manager));
+                    SafetensorsDType out = dtype != null ? dtype : info.dtype();
+                    tensors.add(encode(name, out, info.shape(), values));
                     weightMap.put(name, shard.getKey());
-                    totalSize += info.byteLength();
+                    totalSize += (long) values.length * out.byteSize();
                 }
                 Path out = outDir.resolve(shard.getKey());
                 SafetensorsWriter.write(out, tensors, sharded ? Map.of("format", "pt") : source.metadata());
@@ -160,26 +166,22 @@ public final class LoraMerger {
         }
     }
 
-    private static TensorData encode(String name, TensorInfo info, float[] values, NDManager manager) {
-        SafetensorsDType dtype = info.dtype();
+    private static TensorData encode(String name, SafetensorsDType dtype, long[] shape, float[] values) {
         switch (dtype) {
             case F32:
-                return TensorData.f32(name, info.shape(), values);
-            case BF16: {
+                return TensorData.f32(name, shape, values);
+            case BF16:
+                return TensorData.bf16(name, shape, values);
+            case F16: {
                 short[] bits = new short[values.length];
                 for (int i = 0; i < values.length; i++) {
-                    bits[i] = HalfPrecision.floatToBf16(values[i]);
+                    bits[i] = HalfPrecision.floatToF16(values[i]);
+                    if ((bits[i] & 0x7C00) == 0x7C00 && Float.isFinite(values[i])) {
+                        throw new LoraException("tensor " + name + ": element " + i + " = " + values[i]
+                                + " overflows F16 (largest finite value 65504); write F32 or BF16 instead");
+                    }
                 }
-                return TensorData.bits16(name, SafetensorsDType.BF16, info.shape(), bits);
-            }
-            case F16: {
-                try (NDManager scope = manager.newSubManager()) {
-                    NDArray half = scope.create(values, new Shape(info.shape())).toType(DataType.FLOAT16, false);
-                    ByteBuffer bytes = half.toByteBuffer().order(ByteOrder.nativeOrder());
-                    short[] bits = new short[values.length];
-                    bytes.asShortBuffer().get(bits);
-                    return TensorData.bits16(name, SafetensorsDType.F16, info.shape(), bits);
-                }
+                return TensorData.bits16(name, SafetensorsDType.F16, shape, bits);
             }
             default:
                 throw new LoraException("tensor " + name + " has dtype " + dtype + "; merging writes F32, F16 and BF16 "

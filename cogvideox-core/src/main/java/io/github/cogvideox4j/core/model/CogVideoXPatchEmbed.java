@@ -11,7 +11,9 @@ import ai.djl.nn.convolutional.Conv2d;
  * <ul>
  *   <li>1.0 ({@code patch_size_t = null}): {@code proj} is a Conv2d with kernel = stride = p applied per frame;
  *       patch features ordered (c, ph, pw).</li>
- *   <li>1.5 ({@code patch_size_t = pt}): {@code proj} is a Linear over patch vectors ordered (c, pt, ph, pw).</li>
+ *   <li>1.5 ({@code patch_size_t = pt}): {@code proj} is a {@link Linear} over patch vectors ordered (c, pt, ph, pw),
+ *       listed in {@link CogVideoXTransformer#namedLinears()} as {@code patch_embed.proj} (so LoRA can adapt it, as
+ *       PEFT does for a target matching that name).</li>
  * </ul>
  * The additive positional table (sincos or learned) is added by {@link CogVideoXTransformer}, which decides which
  * table applies.
@@ -22,15 +24,28 @@ import ai.djl.nn.convolutional.Conv2d;
 public final class CogVideoXPatchEmbed {
     private final int patchSize;
     private final Integer patchSizeT;
-    private final NDArray projWeight;
-    private final NDArray projBias;
+    private final NDArray convWeight;
+    private final NDArray convBias;
+    private final Linear linearProj;
     private final Linear textProj;
 
-    CogVideoXPatchEmbed(int patchSize, Integer patchSizeT, NDArray projWeight, NDArray projBias, Linear textProj) {
+    /** 1.0: the Conv2d weight {@code [D, C, p, p]} and bias of {@code proj}. */
+    CogVideoXPatchEmbed(int patchSize, NDArray convWeight, NDArray convBias, Linear textProj) {
+        this.patchSize = patchSize;
+        this.patchSizeT = null;
+        this.convWeight = convWeight;
+        this.convBias = convBias;
+        this.linearProj = null;
+        this.textProj = textProj;
+    }
+
+    /** 1.5: {@code proj} is a Linear {@code [D, C·pt·p·p]}. */
+    CogVideoXPatchEmbed(int patchSize, int patchSizeT, Linear linearProj, Linear textProj) {
         this.patchSize = patchSize;
         this.patchSizeT = patchSizeT;
-        this.projWeight = projWeight;
-        this.projBias = projBias;
+        this.convWeight = null;
+        this.convBias = null;
+        this.linearProj = linearProj;
         this.textProj = textProj;
     }
 
@@ -48,7 +63,7 @@ public final class CogVideoXPatchEmbed {
         if (patchSizeT == null) {
             // CogVideoX 1.0: Conv2d per frame
             NDArray frames = video.reshape(b * f, c, h, w);                                  // [B*F, C, H, W]
-            NDArray conv = Conv2d.conv2d(frames, projWeight, projBias, new Shape(p, p)).singletonOrThrow();
+            NDArray conv = Conv2d.conv2d(frames, convWeight, convBias, new Shape(p, p)).singletonOrThrow();
             long d = conv.getShape().get(1);
             tokens = conv.reshape(b, f, d, (h / p) * (w / p))                               // [B, F, D, H'W']
                     .transpose(0, 1, 3, 2)                                                  // [B, F, H'W', D]
@@ -60,7 +75,7 @@ public final class CogVideoXPatchEmbed {
                     .reshape(new Shape(b, f / pt, pt, h / p, p, w / p, p, c))
                     .transpose(0, 1, 3, 5, 7, 2, 4, 6)                                      // [B, F', H', W', C, pt, p, p]
                     .reshape(b, (f / pt) * (h / p) * (w / p), c * pt * p * p);              // [B, N, C*pt*p*p]
-            tokens = ai.djl.nn.core.Linear.linear(patches, projWeight, projBias).singletonOrThrow(); // [B, N, D]
+            tokens = linearProj.forward(patches);                                           // [B, N, D]
         }
         // 2. Text tokens, then the joint sequence [text; video]
         NDArray textTokens = textProj.forward(text);                                        // [B, L, D]

@@ -114,9 +114,12 @@ public final class CogVideoXTransformer implements AutoCloseable {
         this.kernels = new Kernels(pack);
 
         double eps = config.normEps();
-        this.patchEmbed = new CogVideoXPatchEmbed(config.patchSize(), config.patchSizeT(),
-                state.get("patch_embed.proj.weight"), state.get("patch_embed.proj.bias"),
-                linear(state, "patch_embed.text_proj"));
+        // Diffusers module order: patch_embed.proj (a Linear in 1.5, a Conv2d in 1.0), then patch_embed.text_proj
+        this.patchEmbed = config.patchSizeT() == null
+                ? new CogVideoXPatchEmbed(config.patchSize(), state.get("patch_embed.proj.weight"),
+                        state.get("patch_embed.proj.bias"), linear(state, "patch_embed.text_proj"))
+                : new CogVideoXPatchEmbed(config.patchSize(), config.patchSizeT(), linear(state, "patch_embed.proj"),
+                        linear(state, "patch_embed.text_proj"));
         this.learnedPositions = state.get("patch_embed.pos_embedding");
         this.timeEmbedding = new TimestepEmbedding(linear(state, "time_embedding.linear_1"),
                 linear(state, "time_embedding.linear_2"));
@@ -188,7 +191,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
      * <p><b>BFLOAT16</b> means bf16 <em>storage of the Linear weights</em> (the bulk of the model: 5B needs 11 GB
      * instead of 22 GB) for frozen-base training such as LoRA: each Linear weight is read as FLOAT32, cast to bf16
      * inside the TorchScript kernel pack (exact for bf16 files) and the FLOAT32 copy freed at once, so the peak is the
-     * bf16 model plus one tensor. Biases, norms, the patch projection and buffers stay FLOAT32, activations are
+     * bf16 model plus one tensor. Biases, norms, the 1.0 patch convolution and buffers stay FLOAT32, activations are
      * FLOAT32 ({@link #dataType()}), the bf16 weights are frozen ({@link #setRequiresGradient}), are not listed in
      * {@link #namedParameters()} and are reached only through {@link Linear}'s safe accessors. Forward widens them
      * per call in {@link ComputePrecision#FP32} and uses them directly in {@link ComputePrecision#BF16} (the sensible
@@ -399,6 +402,9 @@ public final class CogVideoXTransformer implements AutoCloseable {
      */
     public static Set<String> linearNames(CogVideoXConfig config) {
         Set<String> names = new LinkedHashSet<>();
+        if (config.patchSizeT() != null) {
+            names.add("patch_embed.proj"); // 1.5: a Linear over patch vectors (1.0: a Conv2d, not listed)
+        }
         names.add("patch_embed.text_proj");
         names.add("time_embedding.linear_1");
         names.add("time_embedding.linear_2");

@@ -2,6 +2,7 @@ package io.github.cogvideox4j.lora.cli;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.lora.LoraExportOptions;
 import io.github.cogvideox4j.lora.LoraExporter;
 import io.github.cogvideox4j.lora.LoraFile;
@@ -58,8 +59,10 @@ final class LoraCommand implements Runnable {
                             + "trained with another alpha, use set_adapters([...], [alpha/r]) or `lora convert --alpha`"
                             + "%n", f.rank());
                 }
+                boolean listsModules = new TreeSet<>(f.declaredTargets()).equals(new TreeSet<>(f.layers().keySet()));
                 out.printf("targets: %s%nlayers:  %d%n", f.declaredTargets().isEmpty() ? suffixes(f)
-                        : f.declaredTargets(), f.layers().size());
+                        : listsModules ? suffixes(f) + " (target_modules: the " + f.layers().size()
+                                + " module names in full)" : f.declaredTargets(), f.layers().size());
                 out.printf("%-44s %12s %12s %12s%n", "module", "|A|_F", "|B|_F", "|B@A|_F");
                 int nonFinite = 0;
                 int zeroB = 0;
@@ -130,12 +133,9 @@ final class LoraCommand implements Runnable {
                             + "1.0, what Diffusers already does). Pass --alpha with the training alpha to fix the "
                             + "scale.%n", input, f.rank());
                 }
-                Object targets = f.declaredTargets().size() == 1 && f.declaredTargets().get(0).contains("(")
-                        ? f.declaredTargets().get(0)
-                        : f.declaredTargets().isEmpty() ? suffixes(f) : f.declaredTargets();
                 LoraExportOptions options = (fold ? LoraExportOptions.foldAlpha() : LoraExportOptions.defaults())
                         .withAllowZeroB(allowZeroB);
-                LoraExporter.write(output, f.layers(), f.rank(), a, targets, options);
+                LoraExporter.write(output, f.layers(), f.rank(), a, f.dropout(), options);
                 out.printf("wrote %s: %d layers, rank %d, alpha %s%s (from %s)%n", output, f.layers().size(), f.rank(),
                         a, fold ? " folded into lora_B (file states alpha = r)" : " in lora_adapter_metadata",
                         f.format());
@@ -168,10 +168,15 @@ final class LoraCommand implements Runnable {
         @Option(names = "--scale", defaultValue = "1.0", description = "adapter weight (default: ${DEFAULT-VALUE})")
         private double scale;
 
+        @Option(names = "--dtype", paramLabel = "F32|F16|BF16", converter = DTypeOption.class,
+                description = "dtype of every written tensor (default: each tensor's own dtype, so a BF16 base stays "
+                        + "BF16 and an F16 base F16). F32 keeps a small LoRA that BF16 would round away.")
+        private SafetensorsDType dtype;
+
         @Override
         public Integer call() throws Exception {
             LoraMerger.Report report = LoraMerger.mergeFolder(model, lora, alpha == null ? Double.NaN : alpha, scale,
-                    out);
+                    out, dtype);
             PrintWriter w = spec.commandLine().getOut();
             w.printf("merged %d layers at scaling %s into %s (%d weight file(s))%n", report.mergedTensors().size(),
                     report.scaling(), out, report.shards().size());
@@ -180,12 +185,16 @@ final class LoraCommand implements Runnable {
         }
     }
 
-    /** The PEFT suffixes of the modules a file holds (the part after {@code attn1.}, else the full name). */
+    /**
+     * The modules a file holds, shortened for display: the part after {@code attn1.}, else the name without its
+     * {@code transformer_blocks.<i>.} prefix.
+     */
     static List<String> suffixes(LoraFile f) {
         TreeSet<String> s = new TreeSet<>();
         for (String m : f.layers().keySet()) {
             int i = m.indexOf(".attn1.");
-            s.add(i >= 0 ? m.substring(i + ".attn1.".length()) : m);
+            s.add(i >= 0 ? m.substring(i + ".attn1.".length())
+                    : m.replaceFirst("^transformer_blocks\\.\\d+\\.", ""));
         }
         return new ArrayList<>(s);
     }

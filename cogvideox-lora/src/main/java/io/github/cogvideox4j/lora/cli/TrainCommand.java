@@ -82,6 +82,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "print the buckets, steps and estimated memory and time per step, then stop")
     private boolean dryRun;
 
+    @Option(names = "--export-dtype", paramLabel = "F32|F16|BF16", converter = DTypeOption.class,
+            defaultValue = "BF16", description = "dtype of the full fine-tune's exported transformer folder (default: "
+                    + "${DEFAULT-VALUE}, like the 5B releases; F16 for the 2B release's dtype, F32 to keep every bit "
+                    + "of the fp32 master weights). A LoRA file is always F32.")
+    private SafetensorsDType exportDtype;
+
     /** The group options of a run: the config's timeout unless the launcher set one, and the config's fingerprint. */
     static ProcessGroup.Options groupOptions(TrainingConfig cfg, Map<String, String> env) {
         String t = env.get(RankRuntime.TIMEOUT_ENV);
@@ -210,12 +216,12 @@ final class TrainCommand implements Callable<Integer> {
                         lora.save(loraFile);
                         out.printf("exported %s%n", loraFile);
                     } else {
-                        // full fine-tune: a Diffusers transformer folder, bf16 shards of at most 5 GB + index
+                        // full fine-tune: a Diffusers transformer folder (--export-dtype), shards of at most 5 GB
                         Map<String, NDArray> state = new LinkedHashMap<>(model.namedBuffers());
                         state.putAll(model.namedParameters());
-                        DiffusersFolderWriter.write(output.resolve("transformer"), config, state,
-                                SafetensorsDType.BF16, 5_000_000_000L);
-                        out.printf("exported %s%n", output.resolve("transformer"));
+                        DiffusersFolderWriter.write(output.resolve("transformer"), config, state, exportDtype,
+                                5_000_000_000L);
+                        out.printf("exported %s (%s)%n", output.resolve("transformer"), exportDtype);
                     }
                     return progress.summary(results, configFile == null) ? 0 : 1;
                 }

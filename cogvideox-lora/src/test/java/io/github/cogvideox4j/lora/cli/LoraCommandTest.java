@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.core.io.SafetensorsFiles;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.SafetensorsWriter;
@@ -179,5 +180,50 @@ class LoraCommandTest {
             double worst = compareWithMerged(caseDir, merged);
             System.out.printf("lora merge (2 shards): max |diff| vs merged.safetensors %.3g%n", worst);
         }
+    }
+
+    @Test
+    void mergeWithDtypeWritesEveryTensorInThatDtype() throws Exception {
+        Path caseDir = Golden.path("train", "lora_t2v_5b");
+        Path out = tmp.resolve("merged-bf16");
+        assertThat(run("lora", "merge", "--model", caseDir.toString(), "--lora", finalLora(caseDir).toString(),
+                "--out", out.toString(), "--dtype", "bf16")).isZero();
+        try (TensorSource merged = SafetensorsFiles.openModelWeights(out, "diffusion_pytorch_model")) {
+            assertThat(merged.names()).isNotEmpty()
+                    .allSatisfy(n -> assertThat(merged.info(n).dtype()).isEqualTo(SafetensorsDType.BF16));
+        }
+    }
+
+    @Test
+    void mergeRefusesAnUnknownDtypeNamingTheChoices() throws Exception {
+        Path caseDir = Golden.path("train", "lora_t2v_5b");
+        StringWriter err = new StringWriter();
+        CommandLine cli = new CommandLine(new CogVideoXCli());
+        cli.setOut(new PrintWriter(stdout, true));
+        cli.setErr(new PrintWriter(err, true));
+        assertThat(cli.execute("lora", "merge", "--model", caseDir.toString(), "--lora",
+                finalLora(caseDir).toString(), "--out", tmp.resolve("x").toString(), "--dtype", "F8")).isEqualTo(2);
+        assertThat(err.toString()).contains("'F8' is not an output dtype", "F32, F16 or BF16");
+        assertThat(tmp.resolve("x")).doesNotExist();
+    }
+
+    @Test
+    void convertWritesTheModulesOfTheFileAsTargetsAndKeepsItsDropout() throws Exception {
+        Path in = tmp.resolve("in.safetensors");
+        SafetensorsWriter.write(in, List.of(
+                TensorData.f32("transformer.patch_embed.proj.lora_A.weight", new long[] {1, 2}, 1, 2),
+                TensorData.f32("transformer.patch_embed.proj.lora_B.weight", new long[] {2, 1}, 1, 1)),
+                Map.of("lora_adapter_metadata", "{\"transformer.r\": 1, \"transformer.lora_alpha\": 2, "
+                        + "\"transformer.lora_dropout\": 0.25, \"transformer.target_modules\": [\"proj\"]}"));
+        Path out = tmp.resolve("out.safetensors");
+        assertThat(run("lora", "convert", in.toString(), out.toString())).isZero();
+        try (SafetensorsReader r = SafetensorsReader.open(out)) {
+            JsonNode meta = JSON.readTree(r.metadata().get("lora_adapter_metadata"));
+            assertThat(meta.get("transformer.target_modules").toString()).isEqualTo("[\"patch_embed.proj\"]");
+            assertThat(meta.get("transformer.lora_dropout").asDouble()).isEqualTo(0.25);
+        }
+        assertThat(run("lora", "inspect", out.toString())).isZero();
+        assertThat(stdout.toString())
+                .contains("targets: [patch_embed.proj] (target_modules: the 1 module names in full)");
     }
 }

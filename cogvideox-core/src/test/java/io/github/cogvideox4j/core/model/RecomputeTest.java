@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
@@ -81,6 +82,60 @@ class RecomputeTest {
                 }
             }
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void returnsOnlyTheLossInTheInputsManagerAndFreesEveryTemporary(String name) throws Exception {
+        Path dir = Golden.path("transformer", name);
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
+                NDManager caller = manager.newSubManager()) {
+            model.setRequiresGradient(true);
+            TransformerInput input = input(in, caller);                 // the inputs require gradients too
+            NDArray gradG = in.read("grad_G", caller);
+            int outsideCaller = managedArrays(manager) - managedArrays(caller);
+            int before = managedArrays(caller);
+            NDArray loss = model.forwardBackwardWithRecompute(input, sample -> sample.mul(gradG).sum());
+            assertThat(loss.getManager()).isSameAs(caller);
+            assertThat(caller.getManagedArrays()).hasSize(before + 1).contains(loss);
+            assertThat(managedArrays(manager) - managedArrays(caller)).as("arrays left in the model's manager")
+                    .isEqualTo(outsideCaller);
+        }
+    }
+
+    @Test
+    void leavesNoArrayBehindWhenOnlyABlockAdapterTrainsOnAFrozenModel() throws Exception {
+        Path dir = Golden.path("transformer", "b_cogvideox_5b_rope");
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
+                NDManager caller = manager.newSubManager()) {
+            model.setRequiresGradient(false);
+            Linear ff = model.namedLinears().get("transformer_blocks.1.ff.net.2");
+            NDArray a = manager.zeros(new Shape(ff.inFeatures(), ff.outFeatures()));
+            a.setRequiresGradient(true);
+            ff.addAdapter(h -> h.matMul(a));
+            TransformerInput input = TransformerInput.of(in.read("hidden_states", caller),
+                    in.read("encoder_hidden_states", caller), in.read("timestep", caller))
+                    .withRotaryEmbedding(in.read("image_rotary_emb.cos", caller),
+                            in.read("image_rotary_emb.sin", caller));
+            NDArray gradG = in.read("grad_G", caller);
+            int outsideCaller = managedArrays(manager) - managedArrays(caller);
+            int before = managedArrays(caller);
+            NDArray loss = model.forwardBackwardWithRecompute(input, sample -> sample.mul(gradG).sum());
+            assertThat(caller.getManagedArrays()).hasSize(before + 1).contains(loss);
+            assertThat(managedArrays(manager) - managedArrays(caller)).as("arrays left in the model's manager")
+                    .isEqualTo(outsideCaller);
+            try (NDArray g = a.getGradient()) {
+                assertThat(g.abs().max().getFloat()).as("the adapter was trained").isGreaterThan(0f);
+            }
+        }
+    }
+
+    private static int managedArrays(NDManager m) {
+        return m.getManagedArrays().size();
     }
 
     @Test

@@ -25,6 +25,8 @@ import org.slf4j.LoggerFactory;
  * The objective end to end against step 1 of every {@code golden/train} case, where the model is the base model
  * (a fresh LoRA has B = 0): the transformer input (the noisy latents, with image latents for I2V), the model output
  * ({@code 1e-5 + 1e-4 |ref|}), the per-sample losses and the loss (rtol 1e-4; the README's training tolerance).
+ * The later steps need the trained LoRA or parameters of the step before: the LoRA module's
+ * {@code TrainedObjectiveGoldenTest} compares them.
  */
 class ObjectiveGoldenTest {
     private static final Logger LOG = LoggerFactory.getLogger(ObjectiveGoldenTest.class);

@@ -6,8 +6,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.io.SafetensorsFiles;
 import io.github.cogvideox4j.core.io.TensorSource;
+import io.github.cogvideox4j.core.schedule.ImageLatentScale;
 import io.github.cogvideox4j.core.testing.Golden;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.io.IOException;
@@ -21,7 +23,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The VAE against the diffusers goldens of /work/shared/golden/vae (README there), every case and intermediate. */
+/**
+ * The VAE against the diffusers goldens of {@code golden/vae} (README there), every case, every stored output and
+ * intermediate: the posterior (encoder output, mean, log-variance, std, sample), the pipelines' scaled video and image
+ * latents, the decoded video.
+ */
 class VaeGoldenTest {
     private static final Logger LOG = LoggerFactory.getLogger(VaeGoldenTest.class);
     private static final double RTOL = 1e-4;
@@ -73,10 +79,28 @@ class VaeGoldenTest {
                 report.append(String.format(" mean %.3g", check(out, "posterior.mean", d.mean().toFloatArray(), c)));
                 report.append(String.format(" logvar %.3g", check(out, "posterior.logvar", d.logvar().toFloatArray(),
                         c)));
+                // the encoder output is mean || raw log-variance; the clamp to [-30, 20] is the identity on it here
+                float[] parameters = out.readFloats("posterior.parameters");
+                for (float p : parameters) {
+                    assertThat(p).as("stored encoder output inside the clamp range").isBetween(-30f, 20f);
+                }
+                try (NDArray encoded = d.mean().concat(d.logvar(), 1)) {
+                    check(out, "posterior.parameters", encoded.toFloatArray(), c);
+                }
                 try (NDArray std = d.std(); NDArray z = d.sample(noise)) {
                     check(out, "posterior.std", std.toFloatArray(), c);
                     report.append(String.format(" sample %.3g", check(out, "latent_dist.sample", z.toFloatArray(),
                             c)));
+                    try (NDArray video = EngineArrays.mul(z, vae.scalingFactor())) {
+                        check(out, "video_latents_scaled", video.toFloatArray(), c);
+                    }
+                    if (out.contains("image_latents_scaled")) {
+                        try (NDArray image = ImageLatentScale.forPipeline(vae.invertScaleLatents())
+                                .apply(z, vae.scalingFactor())) {
+                            report.append(String.format(" image latents %.3g", check(out, "image_latents_scaled",
+                                    image.toFloatArray(), c)));
+                        }
+                    }
                 }
                 int checked = 0;
                 for (String name : out.names()) {

@@ -18,12 +18,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -84,25 +87,41 @@ class BatchLoaderTest {
 
     @Test
     void prefetchesUpToTheDepthAheadOfTheConsumer() throws InterruptedException {
-        FakeSource source = new FakeSource();
+        int depth = 3;
+        FakeSource fake = new FakeSource();
+        AtomicInteger polls = new AtomicInteger();                   // batches the consumer has asked for
+        Map<Integer, Integer> pollsAtLoad = new ConcurrentHashMap<>();
+        CountDownLatch prefetched = new CountDownLatch(depth + 1);
+        SampleSource source = (index, seed, manager) -> {
+            pollsAtLoad.put(index, polls.get());
+            prefetched.countDown();
+            return fake.load(index, seed, manager);
+        };
         List<int[]> groups = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
             groups.add(new int[] {i});
         }
         try (NDManager root = NDManager.newBaseManager();
                 BatchLoader loader = new BatchLoader(groups, source, root,
-                        LoaderOptions.defaults().withPrefetchDepth(3))) {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (source.loaded.size() < 4 && System.nanoTime() < deadline) {
-                Thread.sleep(10);
+                        LoaderOptions.defaults().withPrefetchDepth(depth))) {
+            assertThat(prefetched.await(10, TimeUnit.SECONDS)).as("depth + 1 samples loaded before any poll").isTrue();
+            while (true) {
+                polls.incrementAndGet();                             // before hasNext(): it takes from the queue
+                if (!loader.hasNext()) {
+                    break;
+                }
+                loader.next().close();
             }
-            Thread.sleep(200);
-            // 3 queued + at most 1 built and waiting for room, before the consumer took anything
-            assertThat(source.loaded).containsExactly(0, 1, 2, 3);
-
-            loader.next().close();
-            Thread.sleep(200);
-            assertThat(source.loaded).hasSize(5);
+        }
+        assertThat(pollsAtLoad).hasSize(10);
+        // depth queued + 1 built and waiting for room, all before the consumer asked for anything
+        for (int i = 0; i <= depth; i++) {
+            assertThat(pollsAtLoad.get(i)).as("consumer polls when sample %d was loaded", i).isZero();
+        }
+        // sample i is loaded only after batch i - 1 was queued, so after the consumer made room for it
+        for (int i = depth + 1; i < 10; i++) {
+            assertThat(pollsAtLoad.get(i)).as("consumer polls when sample %d was loaded", i)
+                    .isGreaterThanOrEqualTo(i - depth);
         }
     }
 
@@ -187,7 +206,14 @@ class BatchLoaderTest {
 
     @Test
     void closeStopsTheThreadAndFreesQueuedBatches() throws InterruptedException {
-        FakeSource source = new FakeSource();
+        FakeSource fake = new FakeSource();
+        // 4 batches of 2: the one handed out, 2 queued (default depth) and 1 built and waiting for room
+        CountDownLatch queueFull = new CountDownLatch(8);
+        SampleSource source = (index, seed, manager) -> {
+            TrainingSample s = fake.load(index, seed, manager);
+            queueFull.countDown();
+            return s;
+        };
         Iterable<int[]> endless = () -> new Iterator<>() {
             @Override
             public boolean hasNext() {
@@ -202,16 +228,15 @@ class BatchLoaderTest {
         try (NDManager root = NDManager.newBaseManager()) {
             BatchLoader loader = new BatchLoader(endless, source, root, LoaderOptions.defaults());
             Batch kept = loader.next();
-            Thread.sleep(100);
+            assertThat(queueFull.await(10, TimeUnit.SECONDS)).as("the loader filled its queue").isTrue();
 
             loader.close();
 
-            assertThat(loader.isLoading()).isFalse();
+            assertThat(loader.isLoading()).as("close waits for the loader thread to end").isFalse();
             assertThat(loader.hasNext()).isFalse();
-            int loadedAtClose = source.loaded.size();
-            Thread.sleep(100);
-            assertThat(source.loaded).hasSize(loadedAtClose);
-            // the batch handed out stays valid until its owner closes it
+            // the queued batches and the one waiting for room are freed; the batch handed out stays valid until its
+            // owner closes it
+            assertThat(root.getManagedArrays()).containsExactlyInAnyOrder(kept.latents(), kept.promptEmbeddings());
             assertThat(kept.latents().getShape()).isEqualTo(new Shape(2, 2, 4, 3, 5));
             kept.close();
         }

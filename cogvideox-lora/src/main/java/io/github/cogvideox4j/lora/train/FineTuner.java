@@ -270,17 +270,20 @@ public final class FineTuner implements AutoCloseable {
         // 2. loss and backward per micro-batch; gradients add up in the parameters
         double lossSum = 0;
         for (TrainingInput in : microInputs) {
-            NDArray loss;
-            if (gradientCheckpointing) {
-                loss = objective.lossAndBackward(model, in);
-            } else {
-                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    loss = objective.loss(model, in);
-                    gc.backward(loss);
+            try (NDManager scope = manager.newSubManager()) {
+                NDArray loss;
+                if (gradientCheckpointing) {
+                    loss = objective.lossAndBackward(model, in);
+                } else {
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        loss = objective.loss(model, in);
+                        loss.attach(scope);     // backward's ones(loss) seed joins the loss's manager: this scope
+                        gc.backward(loss);
+                    }
                 }
+                loss.attach(scope);
+                lossSum += loss.getDouble();
             }
-            lossSum += loss.getDouble();
-            loss.close();
         }
         if (microInputs.size() > 1) {
             scaleGradients(1.0 / microInputs.size());
@@ -401,8 +404,9 @@ public final class FineTuner implements AutoCloseable {
         NDArray prompt = batch.promptEmbeddings();
         // 2. caption dropout: a sample's prompt embedding becomes zeros with the configured probability
         if (dropout && captionDropout > 0) {
-            prompt = prompt.mul(keepMask(STREAM_CAPTION_DROPOUT, stepNo, firstPosition, b, captionDropout, s,
-                    new Shape(b, 1, 1)));
+            // the mask first: the product joins the step's manager, not the caller's batch
+            prompt = keepMask(STREAM_CAPTION_DROPOUT, stepNo, firstPosition, b, captionDropout, s,
+                    new Shape(b, 1, 1)).mul(prompt);
         }
         TrainingInput in = TrainingInput.of(latents, prompt, EngineArrays.create(s, t, new Shape(b)),
                 EngineArrays.create(s, noise, noiseShape));
@@ -411,8 +415,8 @@ public final class FineTuner implements AutoCloseable {
             NDArray image = batch.imageLatents().orElseThrow(() -> new CogVideoXException(config.variant()
                     + " is an image-to-video model, but the batch of " + batch.sources() + " has no image latents"));
             if (dropout && imageLatentDropout > 0) {
-                image = image.mul(keepMask(STREAM_IMAGE_DROPOUT, stepNo, firstPosition, b, imageLatentDropout, s,
-                        new Shape(b, 1, 1, 1, 1)));
+                image = keepMask(STREAM_IMAGE_DROPOUT, stepNo, firstPosition, b, imageLatentDropout, s,
+                        new Shape(b, 1, 1, 1, 1)).mul(image);
             }
             in = in.withImageLatents(image);
         }

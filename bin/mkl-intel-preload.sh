@@ -5,14 +5,22 @@
 #
 #   LD_PRELOAD="$(bin/mkl-intel-preload.sh)" java ...
 #
-# Environment: CC (default gcc), COGVIDEOX_NATIVE_DIR (default cogvideox-core/target/native).
+# Environment: CC (default gcc), COGVIDEOX_NATIVE_DIR (default cogvideox-core/target/native in a source
+# checkout, native/ in the distribution that `mvn package` builds in cogvideox-lora/target/cogvideox, which
+# ships this script in bin/ and the source in native/).
 # Exits non-zero with a message on stderr when no C compiler is found or compilation fails; never prints a
 # path it did not build.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-src="$root/cogvideox-core/src/main/c/mkl_intel_cpu.c"
-out_dir="${COGVIDEOX_NATIVE_DIR:-$root/cogvideox-core/target/native}"
+if [[ -d "$root/cogvideox-core" ]]; then
+  src="$root/cogvideox-core/src/main/c/mkl_intel_cpu.c"
+  default_out_dir="$root/cogvideox-core/target/native"
+else
+  src="$root/native/mkl_intel_cpu.c"
+  default_out_dir="$root/native"
+fi
+out_dir="${COGVIDEOX_NATIVE_DIR:-$default_out_dir}"
 out="$out_dir/libmkl_intel_cpu.so"
 cc="${CC:-gcc}"
 

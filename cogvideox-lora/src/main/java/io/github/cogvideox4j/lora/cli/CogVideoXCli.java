@@ -5,8 +5,8 @@ import picocli.CommandLine.Command;
 
 /**
  * {@code cogvideox}: the command-line entry point. Run it with {@code THP_MEM_ALLOC_ENABLE=1} and
- * {@code -Dai.djl.offline=true} (the Maven profile {@code demo} and the distribution's launcher
- * {@code cogvideox-lora/target/cogvideox/bin/cogvideox} do).
+ * {@code -Dai.djl.offline=true} (the Maven profile {@code demo} and the distribution's {@code bin/cogvideox},
+ * built by {@code mvn package} in {@code cogvideox-lora/target/cogvideox}, do).
  *
  * <p>As one rank of a multi-rank run ({@code cogvideox launch}, or torchrun-style variables set by Slurm or
  * Kubernetes, see {@code docs/distributed.md}) the process speaks with one voice: ranks other than 0 log warnings and

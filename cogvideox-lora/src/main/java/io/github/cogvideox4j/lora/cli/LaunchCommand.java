@@ -22,7 +22,10 @@ import picocli.CommandLine.Spec;
  * JMX-port options, which cannot be shared), and the torchrun-style variables {@code RANK = node_rank * N +
  * local_rank}, {@code WORLD_SIZE = nnodes * N}, {@code LOCAL_RANK}, {@code LOCAL_WORLD_SIZE = N}, {@code GROUP_RANK =
  * node_rank}, {@code MASTER_ADDR}, {@code MASTER_PORT}, plus {@code THP_MEM_ALLOC_ENABLE=1} and the variables of
- * {@link RankRuntime} (the launcher's pid; {@code --timeout-seconds} as the group timeout).
+ * {@link RankRuntime} (the launcher's pid; {@code --timeout-seconds} as the group timeout). Started from the
+ * distribution's {@code bin/cogvideox}, the ranks run the jars of its {@code lib/} (the class path the JVM expanded
+ * from {@code lib/*}) with the options of {@code JAVA_OPTS}, and inherit its environment ({@code LD_PRELOAD} of the
+ * MKL vendor switch).
  *
  * <p>Every output line of a rank is printed with its rank ({@code [rank 1] ...}; stdout to stdout, stderr to stderr,
  * whole lines). When a rank exits non-zero or is killed, the launcher stops the others (SIGTERM, then SIGKILL after

@@ -237,7 +237,7 @@ public final class CheckpointStore {
      *     ignored on other ranks (may be empty)
      * @param state rank 0: the JSON state; ignored on other ranks (may be {@code null})
      * @param shard this rank's own tensors (its optimizer shard), written to
-     *     {@link #shardFileName(int, int) optimizer-rank-<r>-of-<W>.safetensors}; empty: no file
+     *     {@link #shardFileName(int, int) optimizer-rank-&lt;r&gt;-of-&lt;W&gt;.safetensors}; empty: no file
      * @param manifestFields rank 0: fields added to the manifest (they must not be {@code format}, {@code step},
      *     {@code world_size}, {@code files} or {@code shards}); ignored on other ranks
      * @return the final checkpoint folder (on every rank)

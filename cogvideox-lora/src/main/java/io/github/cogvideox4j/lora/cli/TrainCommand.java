@@ -77,16 +77,14 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The built-in demo: tiny 1.5-I2V, 300 LoRA steps over 48 synthetic samples in three buckets. */
     static TrainingConfig demoConfig() {
-        return new TrainingConfig(TrainingConfig.ModelSource.builtin("tiny-1.5-i2v"),
-                TrainingConfig.DataSource.synthetic(48, List.of(new Bucket(9, 64, 96), new Bucket(9, 96, 64),
-                        new Bucket(17, 64, 64))),
-                Path.of("runs", "demo"),
-                new TrainingConfig.LoraSettings(16, 16, List.of("to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj",
-                        "ff.net.2", "proj_out"), null, 0.0, 42),
-                false, 300, 2, 1, 5e-3, List.of(0.9, 0.95), 1e-8, 1e-4,
-                new TrainingConfig.LrScheduleSettings("constant", 0, 1), 1.0, 42, 50, 2, 50,
-                TrainingConfig.NonFinite.SKIP, false, TrainingConfig.MixedPrecision.FP32, TrainingConfig.Rope.PIPELINE,
-                null, 0.0, 0.05, 2.0, false, TrainingConfig.Distributed.DEFAULT);
+        return TrainingConfig.builder().model(TrainingConfig.ModelSource.builtin("tiny-1.5-i2v"))
+                .data(TrainingConfig.DataSource.synthetic(48, List.of(new Bucket(9, 64, 96), new Bucket(9, 96, 64),
+                        new Bucket(17, 64, 64))))
+                .outputDir(Path.of("runs", "demo"))
+                .lora(new TrainingConfig.LoraSettings(16, 16, List.of("to_q", "to_k", "to_v", "to_out.0",
+                        "ff.net.0.proj", "ff.net.2", "proj_out"), null, 0.0, 42))
+                .steps(300).batchSize(2).learningRate(5e-3).checkpointEvery(50).keepLast(2).validationEvery(50)
+                .build();
     }
 
     /** The group options of a run: the config's timeout unless the launcher set one, and the config's fingerprint. */
@@ -126,10 +124,7 @@ final class TrainCommand implements Callable<Integer> {
         try (NDManager manager = NDManager.newBaseManager();
                 CogVideoXTransformer model = loadModel(cfg, manager)) {
             CogVideoXConfig config = model.config();
-            boolean bf16 = cfg.mixedPrecision() != TrainingConfig.MixedPrecision.FP32;
-            if (bf16) {
-                model.setComputePrecision(ComputePrecision.BF16);   // bf16 GEMMs, fp32 master weights and LoRA
-            }
+            model.setComputePrecision(cfg.mixedPrecision());   // bf16: bf16 GEMMs, fp32 master weights and LoRA
             // data: a latent cache (every entry, grouped by its bucket) or synthetic latents (+ held-out batches)
             SampleSource data;
             BucketSampler sampler;
@@ -192,11 +187,8 @@ final class TrainCommand implements Callable<Integer> {
                         .optimizer(AdamW.builder().learningRate(cfg.learningRate()).betas(cfg.beta1(), cfg.beta2())
                                 .epsilon(cfg.epsilon()).weightDecay(cfg.weightDecay()).build())
                         .schedule(cfg.schedule()).maxGradNorm(cfg.maxGradNorm()).seed(cfg.seed())
-                        .nonFinite(cfg.nonFinite() == TrainingConfig.NonFinite.STOP ? FineTuner.NonFinitePolicy.STOP
-                                : FineTuner.NonFinitePolicy.SKIP)
-                        .gradientCheckpointing(cfg.gradientCheckpointing()).ofs(cfg.ofs())
-                        .rope(cfg.rope() == TrainingConfig.Rope.PIPELINE ? FineTuner.RopeRule.PIPELINE
-                                : FineTuner.RopeRule.DIFFUSERS_480X720)
+                        .nonFinite(cfg.nonFinite())
+                        .gradientCheckpointing(cfg.gradientCheckpointing()).ofs(cfg.ofs()).rope(cfg.rope())
                         .imageLatentDropout(cfg.imageLatentDropout()).captionDropout(cfg.captionDropout())
                         .sincosAtUntrainedSize(cfg.sincosAtUntrainedSize());
                 if (coordinator) {
@@ -246,7 +238,7 @@ final class TrainCommand implements Callable<Integer> {
             return CogVideoXTransformer.random(CogVideoXConfig.tiny(variant), manager, cfg.seed());
         }
         // a LoRA run in bf16 keeps the frozen base in bf16 storage (the 5B base is 22 GB in fp32, 11 GB in bf16)
-        boolean bf16Base = cfg.mixedPrecision() != TrainingConfig.MixedPrecision.FP32 && !cfg.fullFinetune();
+        boolean bf16Base = cfg.mixedPrecision() == ComputePrecision.BF16 && !cfg.fullFinetune();
         return CogVideoXTransformer.load(cfg.model().path(), manager,
                 bf16Base ? DataType.BFLOAT16 : DataType.FLOAT32);
     }

@@ -14,6 +14,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
+import io.github.cogvideox4j.core.model.ComputePrecision;
 import io.github.cogvideox4j.data.Bucket;
 import io.github.cogvideox4j.lora.LoraConfig;
 import java.io.IOException;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
@@ -78,73 +80,20 @@ import java.util.regex.PatternSyntaxException;
  * <p>Validation: {@link #read(Path)} and {@link #parse} check the whole file before returning and throw one
  * {@link TrainingConfigException} listing every problem with its key path (unknown keys with a suggestion, wrong
  * types, out-of-range values, contradictions, missing folders). Configurations built in code are not checked by
- * the constructor; call {@link #validate()} (or {@link #problems()}) before using one.
+ * {@link Builder#build()}; call {@link #validate()} (or {@link #problems()}) before using one.
  *
  * <p>Thread safety: immutable (the lists are unmodifiable copies).
  *
- * @param model the model to fine-tune
- * @param data where the training samples come from
- * @param outputDir where checkpoints, metrics and exports go
- * @param lora the LoRA to train, or {@code null} when {@code fullFinetune}
- * @param fullFinetune train every weight instead of a LoRA
- * @param steps optimizer steps of the run (&gt; 0)
- * @param batchSize samples per micro-batch (&gt; 0)
- * @param gradientAccumulation micro-batches per optimizer step (&gt; 0)
- * @param learningRate AdamW's base learning rate (&gt; 0)
- * @param betas AdamW's (beta1, beta2), each in [0, 1)
- * @param epsilon AdamW's epsilon (&gt; 0)
- * @param weightDecay AdamW's decoupled weight decay (&gt;= 0)
- * @param lrSchedule the learning-rate schedule
- * @param maxGradNorm the global gradient-norm clip (&gt; 0)
- * @param seed the run's master seed (noise, timesteps, dropout and sampler streams derive from it)
- * @param checkpointEvery save a checkpoint every this many steps (0: only at the end)
- * @param keepLast checkpoints to keep (&gt;= 1)
- * @param validationEvery run validation every this many steps (0: never)
- * @param nonFinite what a non-finite loss or gradient does
- * @param gradientCheckpointing recompute block activations in backward to save memory
- * @param mixedPrecision the compute precision
- * @param rope how a batch's RoPE table is built
- * @param idToken a token prepended to every caption, or {@code null}
- * @param captionDropout probability of training a sample on the empty prompt, in [0, 1]
- * @param imageLatentDropout I2V: probability of zeroing a sample's image latents, in [0, 1]
- * @param ofs CogVideoX1.5-I2V: the OFS value (finite, &gt;= 0)
- * @param sincosAtUntrainedSize CogVideoX-5b-I2V: allow buckets other than the trained size (3D sincos table)
- * @param distributed settings of a run on several ranks (ignored by a single process)
+ * <p>In code, build one with {@link #builder()} (which starts from the file's defaults) or change a copy with
+ * {@link #toBuilder()}; the accessors carry the file keys' meaning. Adding a key is local to this class: a
+ * {@link Builder} field with its default and setter, an accessor, a line in {@link #fromTree} and {@link #toTree()},
+ * and its check in {@link #problems()}.
+ *
+ * <p>Thread safety: immutable (the lists are unmodifiable copies); a {@link Builder} is not thread-safe.
  */
-public record TrainingConfig(ModelSource model, DataSource data, Path outputDir, LoraSettings lora,
-        boolean fullFinetune, long steps, int batchSize, int gradientAccumulation, double learningRate,
-        List<Double> betas, double epsilon, double weightDecay, LrScheduleSettings lrSchedule, double maxGradNorm,
-        long seed, long checkpointEvery, int keepLast, long validationEvery, NonFinite nonFinite,
-        boolean gradientCheckpointing, MixedPrecision mixedPrecision, Rope rope, String idToken,
-        double captionDropout, double imageLatentDropout, double ofs, boolean sincosAtUntrainedSize,
-        Distributed distributed) {
-
+public final class TrainingConfig {
     /** Names of the built-in tiny models ({@code model.builtin}) and the release whose structure each copies. */
     public static final Map<String, CogVideoXVariant> BUILTINS = Collections.unmodifiableMap(builtins());
-
-    /** What a non-finite loss or gradient does (same names as the fine-tuner's policy). */
-    public enum NonFinite {
-        /** Skip the update and go on. */
-        SKIP,
-        /** Stop the run. */
-        STOP
-    }
-
-    /** Compute precision. */
-    public enum MixedPrecision {
-        /** Everything in float32. */
-        FP32,
-        /** bfloat16 compute where supported (inside TorchScript kernels; never created through DJL). */
-        BF16
-    }
-
-    /** How a batch's RoPE table is built (same names as the fine-tuner's rule). */
-    public enum Rope {
-        /** As the inference pipelines build it for the batch's latent size. */
-        PIPELINE,
-        /** As the Diffusers training scripts: the 1.0 crop-region grid against a fixed 480x720 base. */
-        DIFFUSERS_480X720
-    }
 
     /**
      * The model: a Diffusers folder, or a built-in tiny model with random weights.
@@ -271,13 +220,336 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
         public static final Distributed DEFAULT = new Distributed(1800);
     }
 
-    /** Copies the lists (null stays null, reported by validation). */
-    public TrainingConfig {
-        betas = betas == null ? null : Collections.unmodifiableList(new ArrayList<>(betas));
+    /**
+     * Builds a {@link TrainingConfig}; starts from the file's defaults ({@link TrainingConfig#builder()}) or from a
+     * configuration ({@link TrainingConfig#toBuilder()}). Setters take any value: {@link #build()} does not check,
+     * {@link TrainingConfig#validate()} does. Each setter sets the file key of the accessor with the same name.
+     *
+     * <p>Thread safety: not thread-safe; the configurations it builds are independent of it.
+     */
+    public static final class Builder implements Cloneable {
+        // one field per key, holding the file's default (copied shallowly: every value is immutable)
+        private ModelSource model;
+        private DataSource data;
+        private Path outputDir;
+        private LoraSettings lora = LoraSettings.of(64, 64);
+        private boolean fullFinetune;
+        private long steps = 1000;
+        private int batchSize = 1;
+        private int gradientAccumulation = 1;
+        private double learningRate = 1e-4;
+        private List<Double> betas = List.of(0.9, 0.95);
+        private double epsilon = 1e-8;
+        private double weightDecay = 1e-4;
+        private LrScheduleSettings lrSchedule = new LrScheduleSettings("constant", 0, 1);
+        private double maxGradNorm = 1.0;
+        private long seed = 42;
+        private long checkpointEvery = 500;
+        private int keepLast = 3;
+        private long validationEvery;
+        private FineTuner.NonFinitePolicy nonFinite = FineTuner.NonFinitePolicy.SKIP;
+        private boolean gradientCheckpointing;
+        private ComputePrecision mixedPrecision = ComputePrecision.FP32;
+        private FineTuner.RopeRule rope = FineTuner.RopeRule.PIPELINE;
+        private String idToken;
+        private double captionDropout;
+        private double imageLatentDropout = 0.05;
+        private double ofs = 2.0;
+        private boolean sincosAtUntrainedSize;
+        private Distributed distributed = Distributed.DEFAULT;
+
+        private Builder() {}
+
+        /**
+         * @param value {@code model}
+         * @return this builder
+         */
+        public Builder model(ModelSource value) {
+            this.model = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code data}
+         * @return this builder
+         */
+        public Builder data(DataSource value) {
+            this.data = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code output_dir}
+         * @return this builder
+         */
+        public Builder outputDir(Path value) {
+            this.outputDir = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code lora} (default rank 64, alpha 64, default targets), {@code null} for none
+         * @return this builder
+         */
+        public Builder lora(LoraSettings value) {
+            this.lora = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code full_finetune}; a full fine-tune also needs {@code lora(null)}
+         * @return this builder
+         */
+        public Builder fullFinetune(boolean value) {
+            this.fullFinetune = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code steps}
+         * @return this builder
+         */
+        public Builder steps(long value) {
+            this.steps = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code batch_size}
+         * @return this builder
+         */
+        public Builder batchSize(int value) {
+            this.batchSize = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code gradient_accumulation}
+         * @return this builder
+         */
+        public Builder gradientAccumulation(int value) {
+            this.gradientAccumulation = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code learning_rate}
+         * @return this builder
+         */
+        public Builder learningRate(double value) {
+            this.learningRate = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code betas}, copied (null stays null, reported by validation)
+         * @return this builder
+         */
+        public Builder betas(List<Double> value) {
+            this.betas = value == null ? null : Collections.unmodifiableList(new ArrayList<>(value));
+            return this;
+        }
+
+        /**
+         * @param value {@code epsilon}
+         * @return this builder
+         */
+        public Builder epsilon(double value) {
+            this.epsilon = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code weight_decay}
+         * @return this builder
+         */
+        public Builder weightDecay(double value) {
+            this.weightDecay = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code lr_schedule}
+         * @return this builder
+         */
+        public Builder lrSchedule(LrScheduleSettings value) {
+            this.lrSchedule = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code max_grad_norm}
+         * @return this builder
+         */
+        public Builder maxGradNorm(double value) {
+            this.maxGradNorm = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code seed}
+         * @return this builder
+         */
+        public Builder seed(long value) {
+            this.seed = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code checkpoint_every}
+         * @return this builder
+         */
+        public Builder checkpointEvery(long value) {
+            this.checkpointEvery = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code keep_last}
+         * @return this builder
+         */
+        public Builder keepLast(int value) {
+            this.keepLast = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code validation_every}
+         * @return this builder
+         */
+        public Builder validationEvery(long value) {
+            this.validationEvery = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code non_finite}
+         * @return this builder
+         */
+        public Builder nonFinite(FineTuner.NonFinitePolicy value) {
+            this.nonFinite = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code gradient_checkpointing}
+         * @return this builder
+         */
+        public Builder gradientCheckpointing(boolean value) {
+            this.gradientCheckpointing = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code mixed_precision}
+         * @return this builder
+         */
+        public Builder mixedPrecision(ComputePrecision value) {
+            this.mixedPrecision = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code rope}
+         * @return this builder
+         */
+        public Builder rope(FineTuner.RopeRule value) {
+            this.rope = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code id_token}, or {@code null} for none
+         * @return this builder
+         */
+        public Builder idToken(String value) {
+            this.idToken = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code caption_dropout}
+         * @return this builder
+         */
+        public Builder captionDropout(double value) {
+            this.captionDropout = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code image_latent_dropout}
+         * @return this builder
+         */
+        public Builder imageLatentDropout(double value) {
+            this.imageLatentDropout = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code ofs}
+         * @return this builder
+         */
+        public Builder ofs(double value) {
+            this.ofs = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code sincos_at_untrained_size}
+         * @return this builder
+         */
+        public Builder sincosAtUntrainedSize(boolean value) {
+            this.sincosAtUntrainedSize = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code distributed}
+         * @return this builder
+         */
+        public Builder distributed(Distributed value) {
+            this.distributed = value;
+            return this;
+        }
+
+        /** @return a configuration of the current values (not validated; see {@link TrainingConfig#validate()}) */
+        public TrainingConfig build() {
+            return new TrainingConfig(this);
+        }
+
+        private Builder copy() {
+            try {
+                return (Builder) clone();
+            } catch (CloneNotSupportedException e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    /** The values, a private copy of the builder that is never changed after construction. */
+    private final Builder v;
+
+    private TrainingConfig(Builder b) {
+        this.v = b.copy();
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Factories
+
+    /**
+     * A builder holding the file's defaults (see the class comment); {@code model}, {@code data} and
+     * {@code outputDir} are unset.
+     *
+     * @return a new builder
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return a builder holding this configuration's values */
+    public Builder toBuilder() {
+        return v.copy();
+    }
 
     /**
      * The demo run: a tiny CogVideoX-5b-structured model with random weights, 4 synthetic samples in one 9x64x96
@@ -287,11 +559,11 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
      * @return the valid demo configuration
      */
     public static TrainingConfig tinyDemo() {
-        return new TrainingConfig(ModelSource.builtin("tiny-5b"),
-                DataSource.synthetic(4, List.of(new Bucket(9, 64, 96))), Path.of("runs", "tiny-demo"),
-                LoraSettings.of(4, 4), false, 20, 1, 1, 1e-3, List.of(0.9, 0.95), 1e-8, 1e-4,
-                new LrScheduleSettings("constant_with_warmup", 2, 1), 1.0, 42, 10, 2, 0, NonFinite.SKIP, false,
-                MixedPrecision.FP32, Rope.PIPELINE, null, 0.0, 0.05, 2.0, false, Distributed.DEFAULT);
+        return builder().model(ModelSource.builtin("tiny-5b"))
+                .data(DataSource.synthetic(4, List.of(new Bucket(9, 64, 96)))).outputDir(Path.of("runs", "tiny-demo"))
+                .lora(LoraSettings.of(4, 4)).steps(20).learningRate(1e-3)
+                .lrSchedule(new LrScheduleSettings("constant_with_warmup", 2, 1)).checkpointEvery(10).keepLast(2)
+                .build();
     }
 
     /**
@@ -358,49 +630,187 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
     }
 
     // ---------------------------------------------------------------------------------------------------------
+    // Values (key in the file, see the class comment)
+
+    /** @return {@code model}: the model to fine-tune */
+    public ModelSource model() {
+        return v.model;
+    }
+
+    /** @return {@code data}: where the training samples come from */
+    public DataSource data() {
+        return v.data;
+    }
+
+    /** @return {@code output_dir}: where checkpoints, metrics and exports go */
+    public Path outputDir() {
+        return v.outputDir;
+    }
+
+    /** @return {@code lora}: the LoRA to train, or {@code null} for a full fine-tune */
+    public LoraSettings lora() {
+        return v.lora;
+    }
+
+    /** @return {@code full_finetune}: train every weight instead of a LoRA */
+    public boolean fullFinetune() {
+        return v.fullFinetune;
+    }
+
+    /** @return {@code steps}: optimizer steps of the run (&gt; 0) */
+    public long steps() {
+        return v.steps;
+    }
+
+    /** @return {@code batch_size}: samples per micro-batch (&gt; 0; per rank) */
+    public int batchSize() {
+        return v.batchSize;
+    }
+
+    /** @return {@code gradient_accumulation}: micro-batches per optimizer step (&gt; 0) */
+    public int gradientAccumulation() {
+        return v.gradientAccumulation;
+    }
+
+    /** @return {@code learning_rate}: AdamW's base learning rate (&gt; 0) */
+    public double learningRate() {
+        return v.learningRate;
+    }
+
+    /** @return {@code betas}: AdamW's (beta1, beta2), each in [0, 1); unmodifiable */
+    public List<Double> betas() {
+        return v.betas;
+    }
+
+    /** @return {@code epsilon}: AdamW's epsilon (&gt; 0) */
+    public double epsilon() {
+        return v.epsilon;
+    }
+
+    /** @return {@code weight_decay}: AdamW's decoupled weight decay (&gt;= 0) */
+    public double weightDecay() {
+        return v.weightDecay;
+    }
+
+    /** @return {@code lr_schedule}: the learning-rate schedule section */
+    public LrScheduleSettings lrSchedule() {
+        return v.lrSchedule;
+    }
+
+    /** @return {@code max_grad_norm}: the global gradient-norm clip (&gt; 0) */
+    public double maxGradNorm() {
+        return v.maxGradNorm;
+    }
+
+    /** @return {@code seed}: the master seed (noise, timesteps, dropout and sampler streams derive from it) */
+    public long seed() {
+        return v.seed;
+    }
+
+    /** @return {@code checkpoint_every}: save a checkpoint every this many steps (0: only at the end) */
+    public long checkpointEvery() {
+        return v.checkpointEvery;
+    }
+
+    /** @return {@code keep_last}: checkpoints to keep (&gt;= 1) */
+    public int keepLast() {
+        return v.keepLast;
+    }
+
+    /** @return {@code validation_every}: run validation every this many steps (0: never) */
+    public long validationEvery() {
+        return v.validationEvery;
+    }
+
+    /** @return {@code non_finite}: what a non-finite loss or gradient does ({@code skip} or {@code stop}) */
+    public FineTuner.NonFinitePolicy nonFinite() {
+        return v.nonFinite;
+    }
+
+    /** @return {@code gradient_checkpointing}: recompute block activations in backward to save memory */
+    public boolean gradientCheckpointing() {
+        return v.gradientCheckpointing;
+    }
+
+    /** @return {@code mixed_precision}: the compute precision ({@code fp32} or {@code bf16}) */
+    public ComputePrecision mixedPrecision() {
+        return v.mixedPrecision;
+    }
+
+    /** @return {@code rope}: how a batch's RoPE table is built ({@code pipeline} or {@code diffusers_480x720}) */
+    public FineTuner.RopeRule rope() {
+        return v.rope;
+    }
+
+    /** @return {@code id_token}: a token prepended to every caption, or {@code null} */
+    public String idToken() {
+        return v.idToken;
+    }
+
+    /** @return {@code caption_dropout}: probability of training a sample on the empty prompt, in [0, 1] */
+    public double captionDropout() {
+        return v.captionDropout;
+    }
+
+    /** @return {@code image_latent_dropout}: I2V: probability of zeroing a sample's image latents, in [0, 1] */
+    public double imageLatentDropout() {
+        return v.imageLatentDropout;
+    }
+
+    /** @return {@code ofs}: CogVideoX1.5-I2V: the OFS value (finite, &gt;= 0) */
+    public double ofs() {
+        return v.ofs;
+    }
+
+    /** @return {@code sincos_at_untrained_size}: CogVideoX-5b-I2V: allow buckets other than the trained size */
+    public boolean sincosAtUntrainedSize() {
+        return v.sincosAtUntrainedSize;
+    }
+
+    /** @return {@code distributed}: settings of a run on several ranks (ignored by a single process) */
+    public Distributed distributed() {
+        return v.distributed;
+    }
+
+    /** Two configurations are equal when their file forms ({@link #toTree()}) are. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TrainingConfig c && toTree().equals(c.toTree());
+    }
+
+    @Override
+    public int hashCode() {
+        return toTree().hashCode();
+    }
+
+    /** @return {@code TrainingConfig} and the file form as one-line JSON */
+    @Override
+    public String toString() {
+        return "TrainingConfig" + toTree();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
     // Derived values
 
     /** @return the AdamW beta1 */
     public double beta1() {
-        return betas.get(0);
+        return betas().get(0);
     }
 
     /** @return the AdamW beta2 */
     public double beta2() {
-        return betas.get(1);
+        return betas().get(1);
     }
 
     /** @return the learning-rate schedule over {@link #steps()} */
     public LearningRateSchedule schedule() {
-        return LearningRateSchedule.of(lrSchedule.type(), learningRate, lrSchedule.warmupSteps(),
-                Math.toIntExact(steps), lrSchedule.numCycles());
+        return LearningRateSchedule.of(lrSchedule().type(), learningRate(), lrSchedule().warmupSteps(),
+                Math.toIntExact(steps()), lrSchedule().numCycles());
     }
 
     /** @return the LoRA adapter configuration, or empty for a full fine-tune */
     public Optional<LoraConfig> loraConfig() {
-        return fullFinetune || lora == null ? Optional.empty() : Optional.of(lora.toLoraConfig());
-    }
-
-    /**
-     * @param dir the new output folder
-     * @return a copy writing there (not re-validated)
-     */
-    public TrainingConfig withOutputDir(Path dir) {
-        return new TrainingConfig(model, data, checkNotNull(dir, "dir"), lora, fullFinetune, steps, batchSize,
-                gradientAccumulation, learningRate, betas, epsilon, weightDecay, lrSchedule, maxGradNorm, seed,
-                checkpointEvery, keepLast, validationEvery, nonFinite, gradientCheckpointing, mixedPrecision, rope,
-                idToken, captionDropout, imageLatentDropout, ofs, sincosAtUntrainedSize, distributed);
-    }
-
-    /**
-     * @param newSteps the number of steps
-     * @return a copy running that many steps (not re-validated)
-     */
-    public TrainingConfig withSteps(long newSteps) {
-        return new TrainingConfig(model, data, outputDir, lora, fullFinetune, newSteps, batchSize,
-                gradientAccumulation, learningRate, betas, epsilon, weightDecay, lrSchedule, maxGradNorm, seed,
-                checkpointEvery, keepLast, validationEvery, nonFinite, gradientCheckpointing, mixedPrecision, rope,
-                idToken, captionDropout, imageLatentDropout, ofs, sincosAtUntrainedSize, distributed);
+        return fullFinetune() || lora() == null ? Optional.empty() : Optional.of(lora().toLoraConfig());
     }
 
     /**
@@ -479,104 +889,104 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
         checkModel(p);
         checkData(p);
         checkOutputDir(p);
-        if (fullFinetune && lora != null) {
+        if (fullFinetune() && lora() != null) {
             p.add("lora, full_finetune: give either a lora section or full_finetune: true, not both");
-        } else if (!fullFinetune && lora == null) {
+        } else if (!fullFinetune() && lora() == null) {
             p.add("lora: missing; give a lora section or full_finetune: true");
         }
-        if (lora != null) {
+        if (lora() != null) {
             checkLora(p);
         }
-        if (steps <= 0) {
-            p.add("steps: must be > 0, got " + steps);
-        } else if (steps > Integer.MAX_VALUE) {
-            p.add("steps: must be at most " + Integer.MAX_VALUE + ", got " + steps);
+        if (steps() <= 0) {
+            p.add("steps: must be > 0, got " + steps());
+        } else if (steps() > Integer.MAX_VALUE) {
+            p.add("steps: must be at most " + Integer.MAX_VALUE + ", got " + steps());
         }
-        positive(p, "batch_size", batchSize);
-        positive(p, "gradient_accumulation", gradientAccumulation);
-        if (!(learningRate > 0) || !Double.isFinite(learningRate)) {
-            p.add("learning_rate: must be a finite number > 0, got " + learningRate);
+        positive(p, "batch_size", batchSize());
+        positive(p, "gradient_accumulation", gradientAccumulation());
+        if (!(learningRate() > 0) || !Double.isFinite(learningRate())) {
+            p.add("learning_rate: must be a finite number > 0, got " + learningRate());
         }
-        if (betas == null || betas.size() != 2) {
-            p.add("betas: expected two numbers [beta1, beta2], got " + betas);
+        if (betas() == null || betas().size() != 2) {
+            p.add("betas: expected two numbers [beta1, beta2], got " + betas());
         } else {
             for (int i = 0; i < 2; i++) {
-                Double b = betas.get(i);
+                Double b = betas().get(i);
                 if (b == null || !(b >= 0 && b < 1)) {
                     p.add("betas[" + i + "]: must be in [0, 1), got " + b);
                 }
             }
         }
-        if (!(epsilon > 0) || !Double.isFinite(epsilon)) {
-            p.add("epsilon: must be a finite number > 0, got " + epsilon);
+        if (!(epsilon() > 0) || !Double.isFinite(epsilon())) {
+            p.add("epsilon: must be a finite number > 0, got " + epsilon());
         }
-        if (!(weightDecay >= 0) || !Double.isFinite(weightDecay)) {
-            p.add("weight_decay: must be a finite number >= 0, got " + weightDecay);
+        if (!(weightDecay() >= 0) || !Double.isFinite(weightDecay())) {
+            p.add("weight_decay: must be a finite number >= 0, got " + weightDecay());
         }
         checkSchedule(p);
-        if (!(maxGradNorm > 0) || !Double.isFinite(maxGradNorm)) {
-            p.add("max_grad_norm: must be a finite number > 0, got " + maxGradNorm);
+        if (!(maxGradNorm() > 0) || !Double.isFinite(maxGradNorm())) {
+            p.add("max_grad_norm: must be a finite number > 0, got " + maxGradNorm());
         }
-        if (checkpointEvery < 0) {
-            p.add("checkpoint_every: must be >= 0 (0: only at the end), got " + checkpointEvery);
+        if (checkpointEvery() < 0) {
+            p.add("checkpoint_every: must be >= 0 (0: only at the end), got " + checkpointEvery());
         }
-        positive(p, "keep_last", keepLast);
-        if (validationEvery < 0) {
-            p.add("validation_every: must be >= 0 (0: never), got " + validationEvery);
+        positive(p, "keep_last", keepLast());
+        if (validationEvery() < 0) {
+            p.add("validation_every: must be >= 0 (0: never), got " + validationEvery());
         }
-        required(p, "non_finite", nonFinite);
-        required(p, "mixed_precision", mixedPrecision);
-        required(p, "rope", rope);
-        if (idToken != null && idToken.isBlank()) {
+        required(p, "non_finite", nonFinite());
+        required(p, "mixed_precision", mixedPrecision());
+        required(p, "rope", rope());
+        if (idToken() != null && idToken().isBlank()) {
             p.add("id_token: must not be blank (leave it out for none)");
         }
-        probability(p, "caption_dropout", captionDropout);
-        probability(p, "image_latent_dropout", imageLatentDropout);
-        if (!(ofs >= 0) || !Double.isFinite(ofs)) {
-            p.add("ofs: must be a finite number >= 0, got " + ofs);
+        probability(p, "caption_dropout", captionDropout());
+        probability(p, "image_latent_dropout", imageLatentDropout());
+        if (!(ofs() >= 0) || !Double.isFinite(ofs())) {
+            p.add("ofs: must be a finite number >= 0, got " + ofs());
         }
-        if (distributed == null) {
+        if (distributed() == null) {
             p.add("distributed: missing");
-        } else if (distributed.timeoutSeconds() <= 0) {
-            p.add("distributed.timeout_seconds: must be > 0, got " + distributed.timeoutSeconds());
+        } else if (distributed().timeoutSeconds() <= 0) {
+            p.add("distributed.timeout_seconds: must be > 0, got " + distributed().timeoutSeconds());
         }
-        if (sincosAtUntrainedSize && model != null && model.builtinVariant().isPresent()
-                && model.builtinVariant().get() != CogVideoXVariant.COGVIDEOX_5B_I2V) {
+        if (sincosAtUntrainedSize() && model() != null && model().builtinVariant().isPresent()
+                && model().builtinVariant().get() != CogVideoXVariant.COGVIDEOX_5B_I2V) {
             p.add("sincos_at_untrained_size: applies to CogVideoX-5b-I2V only, but model.builtin is '"
-                    + model.builtin() + "' (" + model.builtinVariant().get().displayName() + ")");
+                    + model().builtin() + "' (" + model().builtinVariant().get().displayName() + ")");
         }
         return p;
     }
 
     private void checkModel(List<String> p) {
-        if (model == null || (model.path() == null) == (model.builtin() == null)) {
+        if (model() == null || (model().path() == null) == (model().builtin() == null)) {
             p.add("model: give exactly one of model.path (a Diffusers folder) or model.builtin (one of "
                     + String.join(", ", BUILTINS.keySet()) + ")");
             return;
         }
-        if (model.builtin() != null && !BUILTINS.containsKey(model.builtin())) {
-            p.add("model.builtin: unknown model '" + model.builtin() + "'; expected one of "
+        if (model().builtin() != null && !BUILTINS.containsKey(model().builtin())) {
+            p.add("model.builtin: unknown model '" + model().builtin() + "'; expected one of "
                     + String.join(", ", BUILTINS.keySet()));
         }
-        if (model.path() != null) {
-            if (!Files.isDirectory(model.path())) {
-                p.add("model.path: " + model.path() + " is not a folder (expected a Diffusers model folder)");
-            } else if (!Files.isRegularFile(model.path().resolve("transformer").resolve("config.json"))
-                    && !Files.isRegularFile(model.path().resolve("config.json"))) {
-                p.add("model.path: " + model.path() + " has neither transformer/config.json nor config.json");
+        if (model().path() != null) {
+            if (!Files.isDirectory(model().path())) {
+                p.add("model.path: " + model().path() + " is not a folder (expected a Diffusers model folder)");
+            } else if (!Files.isRegularFile(model().path().resolve("transformer").resolve("config.json"))
+                    && !Files.isRegularFile(model().path().resolve("config.json"))) {
+                p.add("model.path: " + model().path() + " has neither transformer/config.json nor config.json");
             }
         }
     }
 
     private void checkData(List<String> p) {
-        if (data == null || (data.cache() == null) == (data.synthetic() == null)) {
+        if (data() == null || (data().cache() == null) == (data().synthetic() == null)) {
             p.add("data: give exactly one of data.cache (a latent cache folder) or data.synthetic");
             return;
         }
-        if (data.cache() != null && !Files.isDirectory(data.cache())) {
-            p.add("data.cache: " + data.cache() + " is not a folder");
+        if (data().cache() != null && !Files.isDirectory(data().cache())) {
+            p.add("data.cache: " + data().cache() + " is not a folder");
         }
-        SyntheticData s = data.synthetic();
+        SyntheticData s = data().synthetic();
         if (s != null) {
             positive(p, "data.synthetic.samples", s.samples());
             if (s.buckets() == null || s.buckets().isEmpty()) {
@@ -586,21 +996,21 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
     }
 
     private void checkOutputDir(List<String> p) {
-        if (outputDir == null) {
+        if (outputDir() == null) {
             p.add("output_dir: missing");
             return;
         }
-        Path abs = outputDir.toAbsolutePath();
+        Path abs = outputDir().toAbsolutePath();
         if (Files.exists(abs) && !Files.isDirectory(abs)) {
-            p.add("output_dir: " + outputDir + " exists and is not a folder");
+            p.add("output_dir: " + outputDir() + " exists and is not a folder");
             return;
         }
         for (Path q = abs.getParent(); q != null; q = q.getParent()) {
             if (Files.exists(q)) {
                 if (!Files.isDirectory(q)) {
-                    p.add("output_dir: cannot create " + outputDir + " because " + q + " is a file");
+                    p.add("output_dir: cannot create " + outputDir() + " because " + q + " is a file");
                 } else if (!Files.exists(abs) && !Files.isWritable(q)) {
-                    p.add("output_dir: cannot create " + outputDir + " because " + q + " is not writable");
+                    p.add("output_dir: cannot create " + outputDir() + " because " + q + " is not writable");
                 }
                 break;
             }
@@ -608,46 +1018,46 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
     }
 
     private void checkLora(List<String> p) {
-        positive(p, "lora.rank", lora.rank());
-        if (!(lora.alpha() > 0) || !Double.isFinite(lora.alpha())) {
-            p.add("lora.alpha: must be a finite number > 0, got " + lora.alpha());
+        positive(p, "lora.rank", lora().rank());
+        if (!(lora().alpha() > 0) || !Double.isFinite(lora().alpha())) {
+            p.add("lora.alpha: must be a finite number > 0, got " + lora().alpha());
         }
-        if (lora.targetRegex() != null && !lora.targets().isEmpty()) {
+        if (lora().targetRegex() != null && !lora().targets().isEmpty()) {
             p.add("lora.targets, lora.target_regex: give one of them, not both");
-        } else if (lora.targetRegex() == null && lora.targets().isEmpty()) {
+        } else if (lora().targetRegex() == null && lora().targets().isEmpty()) {
             p.add("lora.targets: must list at least one module suffix (or give lora.target_regex)");
         }
-        if (lora.targetRegex() != null) {
+        if (lora().targetRegex() != null) {
             try {
-                Pattern.compile(lora.targetRegex());
+                Pattern.compile(lora().targetRegex());
             } catch (PatternSyntaxException e) {
                 p.add("lora.target_regex: not a valid regular expression: " + e.getDescription() + " near index "
                         + e.getIndex());
             }
         }
-        if (!(lora.dropout() >= 0 && lora.dropout() < 1)) {
-            p.add("lora.dropout: must be in [0, 1), got " + lora.dropout());
+        if (!(lora().dropout() >= 0 && lora().dropout() < 1)) {
+            p.add("lora.dropout: must be in [0, 1), got " + lora().dropout());
         }
     }
 
     private void checkSchedule(List<String> p) {
-        if (lrSchedule == null) {
+        if (lrSchedule() == null) {
             p.add("lr_schedule: missing");
             return;
         }
         try {
-            LearningRateSchedule.Kind.fromDiffusersName(String.valueOf(lrSchedule.type()));
+            LearningRateSchedule.Kind.fromDiffusersName(String.valueOf(lrSchedule().type()));
         } catch (IllegalArgumentException e) {
             p.add("lr_schedule.type: " + e.getMessage());
         }
-        if (lrSchedule.warmupSteps() < 0) {
-            p.add("lr_schedule.warmup_steps: must be >= 0, got " + lrSchedule.warmupSteps());
-        } else if (steps > 0 && lrSchedule.warmupSteps() > steps) {
-            p.add("lr_schedule.warmup_steps: " + lrSchedule.warmupSteps() + " is more than steps (" + steps
+        if (lrSchedule().warmupSteps() < 0) {
+            p.add("lr_schedule.warmup_steps: must be >= 0, got " + lrSchedule().warmupSteps());
+        } else if (steps() > 0 && lrSchedule().warmupSteps() > steps()) {
+            p.add("lr_schedule.warmup_steps: " + lrSchedule().warmupSteps() + " is more than steps (" + steps()
                     + "); the run would end before the warm-up does");
         }
-        if (lrSchedule.numCycles() < 1) {
-            p.add("lr_schedule.num_cycles: must be >= 1, got " + lrSchedule.numCycles());
+        if (lrSchedule().numCycles() < 1) {
+            p.add("lr_schedule.num_cycles: must be >= 1, got " + lrSchedule().numCycles());
         }
     }
 
@@ -685,11 +1095,6 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
             "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed");
     private static final Pattern BUCKET =
             Pattern.compile("\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*");
-    private static final TrainingConfig DEFAULTS = new TrainingConfig(null, null, null, LoraSettings.of(64, 64), false,
-            1000, 1, 1, 1e-4, List.of(0.9, 0.95), 1e-8, 1e-4, new LrScheduleSettings("constant", 0, 1), 1.0, 42,
-            500, 3, 0, NonFinite.SKIP, false, MixedPrecision.FP32, Rope.PIPELINE, null, 0.0, 0.05, 2.0, false,
-            Distributed.DEFAULT);
-
     /** Keys that only say where or how often rank 0 writes, and may differ between the ranks of one run. */
     private static final List<String> OUTPUT_ONLY_KEYS = List.of("output_dir", "keep_last", "validation_every");
 
@@ -734,88 +1139,88 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
     /** @return a new tree with the file's keys (e.g. to store in a checkpoint's state); absent values omitted */
     public ObjectNode toTree() {
         ObjectNode r = JsonNodeFactory.instance.objectNode();
-        if (model != null) {
+        if (model() != null) {
             ObjectNode m = r.putObject("model");
-            if (model.path() != null) {
-                m.put("path", model.path().toString());
+            if (model().path() != null) {
+                m.put("path", model().path().toString());
             }
-            if (model.builtin() != null) {
-                m.put("builtin", model.builtin());
+            if (model().builtin() != null) {
+                m.put("builtin", model().builtin());
             }
         }
-        if (data != null) {
+        if (data() != null) {
             ObjectNode d = r.putObject("data");
-            if (data.cache() != null) {
-                d.put("cache", data.cache().toString());
+            if (data().cache() != null) {
+                d.put("cache", data().cache().toString());
             }
-            if (data.synthetic() != null) {
+            if (data().synthetic() != null) {
                 ObjectNode s = d.putObject("synthetic");
-                s.put("samples", data.synthetic().samples());
+                s.put("samples", data().synthetic().samples());
                 ArrayNode b = s.putArray("buckets");
-                if (data.synthetic().buckets() != null) {
-                    data.synthetic().buckets().forEach(x -> b.add(x.toString()));
+                if (data().synthetic().buckets() != null) {
+                    data().synthetic().buckets().forEach(x -> b.add(x.toString()));
                 }
             }
         }
-        if (outputDir != null) {
-            r.put("output_dir", outputDir.toString());
+        if (outputDir() != null) {
+            r.put("output_dir", outputDir().toString());
         }
-        if (lora != null) {
+        if (lora() != null) {
             ObjectNode l = r.putObject("lora");
-            l.put("rank", lora.rank());
-            l.put("alpha", lora.alpha());
-            if (lora.targetRegex() != null) {
-                l.put("target_regex", lora.targetRegex());
+            l.put("rank", lora().rank());
+            l.put("alpha", lora().alpha());
+            if (lora().targetRegex() != null) {
+                l.put("target_regex", lora().targetRegex());
             }
-            if (!lora.targets().isEmpty()) {
+            if (!lora().targets().isEmpty()) {
                 ArrayNode t = l.putArray("targets");
-                lora.targets().forEach(t::add);
+                lora().targets().forEach(t::add);
             }
-            l.put("dropout", lora.dropout());
-            l.put("init_seed", lora.initSeed());
+            l.put("dropout", lora().dropout());
+            l.put("init_seed", lora().initSeed());
         }
-        r.put("full_finetune", fullFinetune);
-        r.put("steps", steps);
-        r.put("batch_size", batchSize);
-        r.put("gradient_accumulation", gradientAccumulation);
-        r.put("learning_rate", learningRate);
-        if (betas != null) {
+        r.put("full_finetune", fullFinetune());
+        r.put("steps", steps());
+        r.put("batch_size", batchSize());
+        r.put("gradient_accumulation", gradientAccumulation());
+        r.put("learning_rate", learningRate());
+        if (betas() != null) {
             ArrayNode b = r.putArray("betas");
-            betas.forEach(b::add);
+            betas().forEach(b::add);
         }
-        r.put("epsilon", epsilon);
-        r.put("weight_decay", weightDecay);
-        if (lrSchedule != null) {
+        r.put("epsilon", epsilon());
+        r.put("weight_decay", weightDecay());
+        if (lrSchedule() != null) {
             ObjectNode s = r.putObject("lr_schedule");
-            s.put("type", lrSchedule.type());
-            s.put("warmup_steps", lrSchedule.warmupSteps());
-            s.put("num_cycles", lrSchedule.numCycles());
+            s.put("type", lrSchedule().type());
+            s.put("warmup_steps", lrSchedule().warmupSteps());
+            s.put("num_cycles", lrSchedule().numCycles());
         }
-        r.put("max_grad_norm", maxGradNorm);
-        r.put("seed", seed);
-        r.put("checkpoint_every", checkpointEvery);
-        r.put("keep_last", keepLast);
-        r.put("validation_every", validationEvery);
-        putEnum(r, "non_finite", nonFinite);
-        r.put("gradient_checkpointing", gradientCheckpointing);
-        putEnum(r, "mixed_precision", mixedPrecision);
-        putEnum(r, "rope", rope);
-        if (idToken != null) {
-            r.put("id_token", idToken);
+        r.put("max_grad_norm", maxGradNorm());
+        r.put("seed", seed());
+        r.put("checkpoint_every", checkpointEvery());
+        r.put("keep_last", keepLast());
+        r.put("validation_every", validationEvery());
+        putEnum(r, "non_finite", nonFinite());
+        r.put("gradient_checkpointing", gradientCheckpointing());
+        putEnum(r, "mixed_precision", mixedPrecision());
+        putEnum(r, "rope", rope());
+        if (idToken() != null) {
+            r.put("id_token", idToken());
         }
-        r.put("caption_dropout", captionDropout);
-        r.put("image_latent_dropout", imageLatentDropout);
-        r.put("ofs", ofs);
-        r.put("sincos_at_untrained_size", sincosAtUntrainedSize);
-        if (distributed != null) {
-            r.putObject("distributed").put("timeout_seconds", distributed.timeoutSeconds());
+        r.put("caption_dropout", captionDropout());
+        r.put("image_latent_dropout", imageLatentDropout());
+        r.put("ofs", ofs());
+        r.put("sincos_at_untrained_size", sincosAtUntrainedSize());
+        if (distributed() != null) {
+            r.putObject("distributed").put("timeout_seconds", distributed().timeoutSeconds());
         }
         return r;
     }
 
-    private static void putEnum(ObjectNode r, String key, Enum<?> v) {
-        if (v != null) {
-            r.put(key, v.name().toLowerCase(Locale.ROOT));
+    private static void putEnum(ObjectNode r, String key, Enum<?> e) {
+        if (e != null) {
+            r.put(key, e.name().toLowerCase(Locale.ROOT));
         }
     }
 
@@ -829,10 +1234,9 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
             t.problem("(root)", "expected a mapping of keys, got " + ConfigTree.describe(root));
             return null;
         }
-        TrainingConfig d = DEFAULTS;
+        Builder b = builder();   // holds the defaults; every key present in the file replaces one
         t.checkKeys(root, "", ROOT_KEYS);
 
-        ModelSource model = null;
         if (ConfigTree.child(root, "model") == null) {
             t.problem("model", "missing; give model.path (a Diffusers folder) or model.builtin (one of "
                     + String.join(", ", BUILTINS.keySet()) + ")");
@@ -840,11 +1244,10 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
             ObjectNode m = t.object(root, "model", "");
             if (m != null) {
                 t.checkKeys(m, "model", List.of("path", "builtin"));
-                model = new ModelSource(t.path(m, "path", "model"), t.text(m, "builtin", "model"));
+                b.model(new ModelSource(t.path(m, "path", "model"), t.text(m, "builtin", "model")));
             }
         }
 
-        DataSource data = null;
         if (ConfigTree.child(root, "data") == null) {
             t.problem("data", "missing; give data.cache (a latent cache folder) or data.synthetic");
         } else {
@@ -860,86 +1263,80 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
                     List<Bucket> buckets = new ArrayList<>();
                     if (texts != null) {
                         for (int i = 0; i < texts.size(); i++) {
-                            Bucket b = bucket(t, texts.get(i), "data.synthetic.buckets[" + i + "]");
-                            if (b != null) {
-                                buckets.add(b);
+                            Bucket bucket = bucket(t, texts.get(i), "data.synthetic.buckets[" + i + "]");
+                            if (bucket != null) {
+                                buckets.add(bucket);
                             }
                         }
                     }
                     synthetic = new SyntheticData(samples == null ? 4 : samples, buckets);
                 }
-                data = new DataSource(t.path(dn, "cache", "data"), synthetic);
+                b.data(new DataSource(t.path(dn, "cache", "data"), synthetic));
             }
         }
 
-        Path outputDir = null;
         if (ConfigTree.child(root, "output_dir") == null) {
             t.problem("output_dir", "missing; give the folder for checkpoints, metrics and exports");
         } else {
-            outputDir = t.path(root, "output_dir", "");
+            b.outputDir(t.path(root, "output_dir", ""));
         }
 
-        boolean full = or(t.bool(root, "full_finetune", ""), d.fullFinetune());
-        LoraSettings lora = null;
+        set(t.bool(root, "full_finetune", ""), b::fullFinetune);
         ObjectNode ln = t.object(root, "lora", "");
         if (ln != null) {
             t.checkKeys(ln, "lora", List.of("rank", "alpha", "targets", "target_regex", "dropout", "init_seed"));
-            int rank = or(t.int32(ln, "rank", "lora"), d.lora().rank());
+            int rank = or(t.int32(ln, "rank", "lora"), b.lora.rank());
             double alpha = or(t.number(ln, "alpha", "lora"), ConfigTree.child(ln, "rank") == null
-                    ? d.lora().alpha() : rank);
+                    ? b.lora.alpha() : rank);
             String regex = t.text(ln, "target_regex", "lora");
             List<String> targets = t.texts(ln, "targets", "lora");
             if (targets == null) {
                 targets = regex == null ? LoraConfig.DEFAULT_TARGETS : List.of();
             }
-            lora = new LoraSettings(rank, alpha, targets, regex, or(t.number(ln, "dropout", "lora"), 0.0),
-                    or(t.integer(ln, "init_seed", "lora"), 0L));
-        } else if (!full) {
-            lora = d.lora();
+            b.lora(new LoraSettings(rank, alpha, targets, regex, or(t.number(ln, "dropout", "lora"), 0.0),
+                    or(t.integer(ln, "init_seed", "lora"), 0L)));
+        } else if (b.fullFinetune) {
+            b.lora(null);   // a full fine-tune without a lora section trains no LoRA
         }
 
-        LrScheduleSettings schedule = d.lrSchedule();
         ObjectNode sn = t.object(root, "lr_schedule", "");
         if (sn != null) {
             t.checkKeys(sn, "lr_schedule", List.of("type", "warmup_steps", "num_cycles"));
-            schedule = new LrScheduleSettings(or(t.text(sn, "type", "lr_schedule"), schedule.type()),
-                    or(t.int32(sn, "warmup_steps", "lr_schedule"), schedule.warmupSteps()),
-                    or(t.int32(sn, "num_cycles", "lr_schedule"), schedule.numCycles()));
+            LrScheduleSettings d = b.lrSchedule;
+            b.lrSchedule(new LrScheduleSettings(or(t.text(sn, "type", "lr_schedule"), d.type()),
+                    or(t.int32(sn, "warmup_steps", "lr_schedule"), d.warmupSteps()),
+                    or(t.int32(sn, "num_cycles", "lr_schedule"), d.numCycles())));
         }
 
-        Distributed distributed = d.distributed();
         ObjectNode dist = t.object(root, "distributed", "");
         if (dist != null) {
             t.checkKeys(dist, "distributed", List.of("timeout_seconds"));
-            distributed = new Distributed(or(t.integer(dist, "timeout_seconds", "distributed"),
-                    distributed.timeoutSeconds()));
+            b.distributed(new Distributed(or(t.integer(dist, "timeout_seconds", "distributed"),
+                    b.distributed.timeoutSeconds())));
         }
 
-        List<Double> betas = t.numbers(root, "betas", "");
-        return new TrainingConfig(model, data, outputDir, lora, full,
-                or(t.integer(root, "steps", ""), d.steps()),
-                or(t.int32(root, "batch_size", ""), d.batchSize()),
-                or(t.int32(root, "gradient_accumulation", ""), d.gradientAccumulation()),
-                or(t.number(root, "learning_rate", ""), d.learningRate()),
-                betas == null ? d.betas() : betas,
-                or(t.number(root, "epsilon", ""), d.epsilon()),
-                or(t.number(root, "weight_decay", ""), d.weightDecay()),
-                schedule,
-                or(t.number(root, "max_grad_norm", ""), d.maxGradNorm()),
-                or(t.integer(root, "seed", ""), d.seed()),
-                or(t.integer(root, "checkpoint_every", ""), d.checkpointEvery()),
-                or(t.int32(root, "keep_last", ""), d.keepLast()),
-                or(t.integer(root, "validation_every", ""), d.validationEvery()),
-                or(t.enumValue(root, "non_finite", "", NonFinite.class), d.nonFinite()),
-                or(t.bool(root, "gradient_checkpointing", ""), d.gradientCheckpointing()),
-                or(t.enumValue(root, "mixed_precision", "", MixedPrecision.class), d.mixedPrecision()),
-                or(t.enumValue(root, "rope", "", Rope.class), d.rope()),
-                t.text(root, "id_token", ""),
-                or(t.number(root, "caption_dropout", ""), d.captionDropout()),
-                or(t.number(root, "image_latent_dropout", ""), d.imageLatentDropout()),
-                or(t.number(root, "ofs", ""), d.ofs()),
-                or(t.bool(root, "sincos_at_untrained_size", ""), d.sincosAtUntrainedSize()),
-                distributed);
+        set(t.integer(root, "steps", ""), b::steps);
+        set(t.int32(root, "batch_size", ""), b::batchSize);
+        set(t.int32(root, "gradient_accumulation", ""), b::gradientAccumulation);
+        set(t.number(root, "learning_rate", ""), b::learningRate);
+        set(t.numbers(root, "betas", ""), b::betas);
+        set(t.number(root, "epsilon", ""), b::epsilon);
+        set(t.number(root, "weight_decay", ""), b::weightDecay);
+        set(t.number(root, "max_grad_norm", ""), b::maxGradNorm);
+        set(t.integer(root, "seed", ""), b::seed);
+        set(t.integer(root, "checkpoint_every", ""), b::checkpointEvery);
+        set(t.int32(root, "keep_last", ""), b::keepLast);
+        set(t.integer(root, "validation_every", ""), b::validationEvery);
+        set(t.enumValue(root, "non_finite", "", FineTuner.NonFinitePolicy.class), b::nonFinite);
+        set(t.bool(root, "gradient_checkpointing", ""), b::gradientCheckpointing);
+        set(t.enumValue(root, "mixed_precision", "", ComputePrecision.class), b::mixedPrecision);
+        set(t.enumValue(root, "rope", "", FineTuner.RopeRule.class), b::rope);
+        set(t.text(root, "id_token", ""), b::idToken);
+        set(t.number(root, "caption_dropout", ""), b::captionDropout);
+        set(t.number(root, "image_latent_dropout", ""), b::imageLatentDropout);
+        set(t.number(root, "ofs", ""), b::ofs);
+        set(t.bool(root, "sincos_at_untrained_size", ""), b::sincosAtUntrainedSize);
+        return b.build();
     }
 
     private static Bucket bucket(ConfigTree t, String text, String path) {
@@ -960,6 +1357,13 @@ public record TrainingConfig(ModelSource model, DataSource data, Path outputDir,
 
     private static <T> T or(T value, T fallback) {
         return value != null ? value : fallback;
+    }
+
+    /** Calls the setter when the file gave the key (a problem already reported leaves the default). */
+    private static <T> void set(T value, Consumer<T> setter) {
+        if (value != null) {
+            setter.accept(value);
+        }
     }
 
     private static Map<String, CogVideoXVariant> builtins() {

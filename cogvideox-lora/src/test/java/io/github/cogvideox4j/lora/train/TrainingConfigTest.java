@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
+import io.github.cogvideox4j.core.model.ComputePrecision;
 import io.github.cogvideox4j.data.Bucket;
 import io.github.cogvideox4j.lora.LoraConfig;
 import java.io.IOException;
@@ -50,13 +51,17 @@ class TrainingConfigTest {
         Path model = Files.createDirectories(tmp.resolve("CogVideoX-5b-I2V/transformer"));
         Files.writeString(model.resolve("config.json"), "{}");
         Path cache = Files.createDirectories(tmp.resolve("cache"));
-        TrainingConfig c = new TrainingConfig(TrainingConfig.ModelSource.ofPath(model.getParent()),
-                TrainingConfig.DataSource.ofCache(cache), tmp.resolve("run 1"),
-                new TrainingConfig.LoraSettings(16, 8.5, List.of(), ".*attn1\\.to_(q|k)", 0.1, 7), false, 123, 2, 4,
-                3e-5, List.of(0.8, 0.99), 1e-6, 0.0, new TrainingConfig.LrScheduleSettings("cosine_with_restarts", 10,
-                        3), 0.5, -5, 25, 4, 50, TrainingConfig.NonFinite.STOP, true,
-                TrainingConfig.MixedPrecision.BF16, TrainingConfig.Rope.DIFFUSERS_480X720, "BW_STYLE", 0.05, 0.1,
-                3.0, true, new TrainingConfig.Distributed(60));
+        TrainingConfig c = TrainingConfig.builder().model(TrainingConfig.ModelSource.ofPath(model.getParent()))
+                .data(TrainingConfig.DataSource.ofCache(cache)).outputDir(tmp.resolve("run 1"))
+                .lora(new TrainingConfig.LoraSettings(16, 8.5, List.of(), ".*attn1\\.to_(q|k)", 0.1, 7))
+                .steps(123).batchSize(2).gradientAccumulation(4).learningRate(3e-5).betas(List.of(0.8, 0.99))
+                .epsilon(1e-6).weightDecay(0.0).lrSchedule(new TrainingConfig.LrScheduleSettings("cosine_with_restarts",
+                        10, 3))
+                .maxGradNorm(0.5).seed(-5).checkpointEvery(25).keepLast(4).validationEvery(50)
+                .nonFinite(FineTuner.NonFinitePolicy.STOP).gradientCheckpointing(true)
+                .mixedPrecision(ComputePrecision.BF16).rope(FineTuner.RopeRule.DIFFUSERS_480X720).idToken("BW_STYLE")
+                .captionDropout(0.05).imageLatentDropout(0.1).ofs(3.0).sincosAtUntrainedSize(true)
+                .distributed(new TrainingConfig.Distributed(60)).build();
         assertThat(c.problems()).isEmpty();
         assertThat(TrainingConfig.parse(c.toYaml(), true, "yaml")).isEqualTo(c);
         assertThat(TrainingConfig.parse(c.toJson(), false, "json")).isEqualTo(c);
@@ -75,8 +80,8 @@ class TrainingConfigTest {
         assertThat(c.weightDecay()).isEqualTo(1e-4);
         assertThat(c.maxGradNorm()).isEqualTo(1.0);
         assertThat(c.keepLast()).isEqualTo(3);
-        assertThat(c.nonFinite()).isEqualTo(TrainingConfig.NonFinite.SKIP);
-        assertThat(c.rope()).isEqualTo(TrainingConfig.Rope.PIPELINE);
+        assertThat(c.nonFinite()).isEqualTo(FineTuner.NonFinitePolicy.SKIP);
+        assertThat(c.rope()).isEqualTo(FineTuner.RopeRule.PIPELINE);
         assertThat(c.ofs()).isEqualTo(2.0);
         assertThat(c.imageLatentDropout()).isEqualTo(0.05);
         assertThat(c.idToken()).isNull();
@@ -190,22 +195,18 @@ class TrainingConfigTest {
     @Test
     void modelFolderWithoutATransformerConfigIsAProblem() throws IOException {
         Path model = Files.createDirectories(tmp.resolve("empty-model"));
-        assertThat(TrainingConfig.tinyDemo().withOutputDir(tmp.resolve("o")).problems()).isEmpty();
-        TrainingConfig c = new TrainingConfig(TrainingConfig.ModelSource.ofPath(model),
-                TrainingConfig.tinyDemo().data(),
-                tmp.resolve("o"), TrainingConfig.LoraSettings.of(4, 4), false, 5, 1, 1, 1e-3, List.of(0.9, 0.95), 1e-8,
-                0, new TrainingConfig.LrScheduleSettings("constant", 0, 1), 1, 0, 0, 1, 0,
-                TrainingConfig.NonFinite.SKIP, false, TrainingConfig.MixedPrecision.FP32, TrainingConfig.Rope.PIPELINE,
-                null, 0, 0, 2, false, TrainingConfig.Distributed.DEFAULT);
+        assertThat(TrainingConfig.tinyDemo().toBuilder().outputDir(tmp.resolve("o")).build().problems()).isEmpty();
+        TrainingConfig c = TrainingConfig.tinyDemo().toBuilder().model(TrainingConfig.ModelSource.ofPath(model))
+                .outputDir(tmp.resolve("o")).build();
         assertThat(c.problems()).singleElement().asString().contains("neither transformer/config.json nor config.json");
     }
 
     @Test
     void outputDirUnderARegularFileIsAProblem() throws IOException {
         Path file = Files.writeString(tmp.resolve("file"), "x");
-        assertThat(TrainingConfig.tinyDemo().withOutputDir(file.resolve("run")).problems()).singleElement().asString()
-                .startsWith("output_dir: cannot create").contains("is a file");
-        assertThat(TrainingConfig.tinyDemo().withOutputDir(file).problems()).singleElement().asString()
+        assertThat(TrainingConfig.tinyDemo().toBuilder().outputDir(file.resolve("run")).build().problems())
+                .singleElement().asString().startsWith("output_dir: cannot create").contains("is a file");
+        assertThat(TrainingConfig.tinyDemo().toBuilder().outputDir(file).build().problems()).singleElement().asString()
                 .contains("exists and is not a folder");
     }
 
@@ -254,6 +255,43 @@ class TrainingConfigTest {
                 .isInstanceOf(TrainingConfigException.class)
                 .hasMessageContaining("stepz: unknown key (did you mean 'steps'?)")
                 .hasMessageContaining("keep_last: must be > 0");
+    }
+
+    @Test
+    void builderStartsFromTheFileDefaults() {
+        TrainingConfig parsed = TrainingConfig.parse(MINIMAL, true, "minimal");
+        TrainingConfig built = TrainingConfig.builder().model(parsed.model()).data(parsed.data())
+                .outputDir(parsed.outputDir()).build();
+        assertThat(built).isEqualTo(parsed);
+        assertThat(built.toYaml()).isEqualTo(parsed.toYaml());
+    }
+
+    @Test
+    void toBuilderChangesOnlyTheCopy() {
+        TrainingConfig demo = TrainingConfig.tinyDemo();
+        TrainingConfig.Builder b = demo.toBuilder().steps(7);
+        TrainingConfig seven = b.build();
+        b.steps(9);
+        assertThat(seven.steps()).isEqualTo(7);
+        assertThat(demo.steps()).isEqualTo(20);
+        assertThat(seven.toBuilder().steps(20).build()).isEqualTo(demo);
+    }
+
+    @Test
+    void enumKeysKeepTheirFileSpellingsAndMapToTheRuntimeEnums() {
+        TrainingConfig c = TrainingConfig.parse(MINIMAL + "non_finite: stop\nmixed_precision: bf16\n"
+                + "rope: diffusers_480x720\n", true, "t");
+        assertThat(c.nonFinite()).isEqualTo(FineTuner.NonFinitePolicy.STOP);
+        assertThat(c.mixedPrecision()).isEqualTo(ComputePrecision.BF16);
+        assertThat(c.rope()).isEqualTo(FineTuner.RopeRule.DIFFUSERS_480X720);
+        assertThat(c.toYaml()).contains("non_finite: stop", "mixed_precision: bf16", "rope: diffusers_480x720");
+        TrainingConfig d = TrainingConfig.parse(MINIMAL + "non_finite: skip\nmixed_precision: fp32\nrope: pipeline\n",
+                true, "t");
+        assertThat(d.nonFinite()).isEqualTo(FineTuner.NonFinitePolicy.SKIP);
+        assertThat(d.mixedPrecision()).isEqualTo(ComputePrecision.FP32);
+        assertThat(d.rope()).isEqualTo(FineTuner.RopeRule.PIPELINE);
+        assertThatThrownBy(() -> TrainingConfig.parse(MINIMAL + "mixed_precision: fp16\n", true, "t"))
+                .hasMessageContaining("mixed_precision: expected one of fp32, bf16, got 'fp16'");
     }
 
     @Test

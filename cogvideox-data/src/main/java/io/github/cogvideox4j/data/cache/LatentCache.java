@@ -73,8 +73,9 @@ public final class LatentCache {
             return keys;
         }
         try (java.util.stream.Stream<Path> files = Files.walk(root, 2)) {
-            for (Path file : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted()
-                    .toList()) {
+            // entries live in bucket folders; files at the top (such as ValidationInputs.FILE) are not entries
+            for (Path file : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")
+                    && !root.equals(p.getParent())).sorted().toList()) {
                 try (SafetensorsReader reader = SafetensorsReader.open(file)) {
                     Map<String, String> meta = reader.metadata();
                     if (FORMAT.equals(meta.get("format")) && meta.get("key") != null) {

@@ -1,12 +1,16 @@
 package io.github.cogvideox4j.lora.cli;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.base.Preconditions;
 import io.github.cogvideox4j.core.CogVideoXException;
+import io.github.cogvideox4j.core.config.CogVideoXConfig;
+import io.github.cogvideox4j.core.pipeline.CogVideoXSampler;
 import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.core.io.AtomicFiles;
 import io.github.cogvideox4j.core.io.SafetensorsDType;
@@ -22,6 +26,7 @@ import io.github.cogvideox4j.data.cache.LatentCache;
 import io.github.cogvideox4j.data.cache.LatentEncoder;
 import io.github.cogvideox4j.data.cache.PrepareOptions;
 import io.github.cogvideox4j.data.cache.TextEncoder;
+import io.github.cogvideox4j.data.cache.ValidationInputs;
 import io.github.cogvideox4j.data.encode.T5TextEncoder;
 import io.github.cogvideox4j.data.encode.VaeLatentEncoder;
 import io.github.cogvideox4j.data.manifest.DatasetManifest;
@@ -30,9 +35,11 @@ import io.github.cogvideox4j.data.manifest.ManifestProblem;
 import io.github.cogvideox4j.data.media.ClipDecoder;
 import io.github.cogvideox4j.data.media.ContentHash;
 import io.github.cogvideox4j.data.media.FfmpegMedia;
+import io.github.cogvideox4j.data.media.FirstFrame;
 import io.github.cogvideox4j.data.media.MediaInfo;
 import io.github.cogvideox4j.data.media.ProbeCache;
 import io.github.cogvideox4j.data.media.ResizeMode;
+import io.github.cogvideox4j.lora.train.ValidationSettings;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -129,6 +136,11 @@ final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "no progress bar")
     private boolean noProgress;
 
+    @Option(names = "--validation", description = "a training config whose validation section to prepare: its "
+            + "prompts' T5 embeddings and, for an image-to-video model, its images (else the first frames of the "
+            + "dataset's first clips), stored as <cache>/" + ValidationInputs.FILE + " for runs without T5")
+    private Path validationConfig;
+
     /** Forms the group of the ranks taking part (a single process unless started as one of several ranks). */
     private final Function<ProcessGroup.Options, ProcessGroup> groups;
 
@@ -152,6 +164,9 @@ final class PrepareCommand implements Callable<Integer> {
         BucketRule bucketRule = bucketRule(rule, bucketList, frameRule);
         PrepareOptions options = (imageToVideo ? PrepareOptions.imageToVideo(ResizeMode.parse(resize))
                 : PrepareOptions.textToVideo(ResizeMode.parse(resize))).withDtype(dtype).withSeed(seed);
+        ValidationSettings validation = validationConfig == null ? null
+                : ValidationSettings.readSection(validationConfig).orElseThrow(() -> new IllegalArgumentException(
+                        "--validation " + validationConfig + ": the file has no validation section"));
         DatasetManifest manifest = DatasetManifest.read(data);
         LatentCache cache = new LatentCache(cacheDir);
         Path root = cache.root();
@@ -173,14 +188,19 @@ final class PrepareCommand implements Callable<Integer> {
             }
             group.barrier();
             ShardReport shard;
+            String validationLine = null;
             Path store = root.resolve(PROBE_STORE);
             try (ProbeCache probes = rank == 0 ? ProbeCache.open(store, new FfmpegMedia())
                     : ProbeCache.openWithJournal(store, probeJournal(root, rank), new FfmpegMedia())) {
                 group.barrier(); // every rank has read the probe store before rank 0 appends to it
                 shard = prepareShard(rank, world, entries, bucketRule, options, cache, probes, models, manager);
+                if (validation != null && rank == 0) {
+                    validationLine = prepareValidation(validation, entries, root, probes, models, manager);
+                }
             }
             if (world == 1) {
                 report(out, List.of(shard), manifest.problems(), staleTemps, System.nanoTime() - start);
+                printValidation(out, validationLine);
                 return 0;
             }
             if (rank != 0) {
@@ -194,8 +214,62 @@ final class PrepareCommand implements Callable<Integer> {
                     shards.add(readShardReport(root, r));
                 }
                 report(out, shards, manifest.problems(), staleTemps, System.nanoTime() - start);
+                printValidation(out, validationLine);
             }
             return 0;
+        }
+    }
+
+    /**
+     * The validation inputs of a run without T5 ({@link ValidationInputs}): the prompts' and the empty negative
+     * prompt's embeddings and, for an image-to-video model, one image per prompt at the validation size (the given
+     * image, or the first frame of a video, fitted by a centre crop; without {@code images}, the conditioning image
+     * or first frame of manifest entry {@code k}). Skipped when the stored inputs have the same key.
+     */
+    private String prepareValidation(ValidationSettings v, List<ManifestEntry> entries, Path root, ProbeCache probes,
+            LazyModels models, NDManager manager) throws IOException {
+        CogVideoXConfig config = CogVideoXConfig.read(model.resolve("transformer").resolve("config.json"));
+        int scale = CogVideoXSampler.VAE_SCALE_FACTOR_SPATIAL;
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray images = null;
+            List<String> sources = new ArrayList<>();
+            if (config.isImageToVideo()) {
+                int h = v.height() != null ? v.height() : config.sampleHeight() * scale;
+                int w = v.width() != null ? v.width() : config.sampleWidth() * scale;
+                List<Path> files = new ArrayList<>(v.images());
+                if (files.isEmpty()) {
+                    if (entries.size() < v.prompts().size()) {
+                        throw new IllegalArgumentException("validation: " + v.prompts().size() + " prompts but the "
+                                + "dataset has " + entries.size() + " clips to take first frames from; give "
+                                + "validation.images");
+                    }
+                    for (int k = 0; k < v.prompts().size(); k++) {
+                        files.add(entries.get(k).conditioningImage().orElse(entries.get(k).media()));
+                    }
+                }
+                NDList rows = new NDList();
+                FfmpegMedia media = new FfmpegMedia();
+                for (Path f : files) {
+                    rows.add(FirstFrame.read(probes, media, f, h, w, scope).expandDims(0));
+                    sources.add(f.toString());
+                }
+                images = NDArrays.concat(rows, 0);
+            }
+            String key = ValidationInputs.key(v.prompts(), "", models.text.identity(), images);
+            if (key.equals(ValidationInputs.storedKey(root).orElse(null))) {
+                return "validation inputs of " + v.prompts().size() + " prompt(s) already stored";
+            }
+            Path file = ValidationInputs.encode(v.prompts(), "", models.text, images, sources, scope).write(root);
+            return "validation inputs: " + v.prompts().size() + " prompt embedding(s)" + (images == null ? ""
+                    : " and image(s) " + images.getShape().get(2) + "x" + images.getShape().get(3)) + " written to "
+                    + file;
+        }
+    }
+
+    private static void printValidation(PrintWriter out, String line) {
+        if (line != null) {
+            out.println(line);
+            out.flush();
         }
     }
 

@@ -34,6 +34,13 @@ import io.github.cogvideox4j.lora.train.TrainingConfig;
 import io.github.cogvideox4j.lora.train.TrainingListener;
 import io.github.cogvideox4j.lora.train.TrainingRun;
 import io.github.cogvideox4j.lora.train.TrainingStart;
+import io.github.cogvideox4j.lora.train.ValidationSettings;
+import io.github.cogvideox4j.lora.train.ValidationVideos;
+import io.github.cogvideox4j.core.pipeline.CogVideoXPipeline;
+import io.github.cogvideox4j.core.pipeline.CogVideoXSampler;
+import io.github.cogvideox4j.core.pipeline.PromptEncoder;
+import io.github.cogvideox4j.core.vae.AutoencoderKLCogVideoX;
+import io.github.cogvideox4j.data.cache.ValidationInputs;
 import io.github.cogvideox4j.core.dist.ProcessGroup;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -198,7 +205,9 @@ final class TrainCommand implements Callable<Integer> {
                         builder.listener(l);
                     }
                 }
-                try (FineTuner tuner = builder.build()) {
+                try (FineTuner tuner = builder.build();
+                        RunValidation videos = coordinator && cfg.validation() != null
+                                ? RunValidation.open(cfg, model, scheduler(cfg, config), manager) : null) {
                     TrainingRun.Builder run = TrainingRun.builder(tuner, sampler, data).totalSteps(cfg.steps())
                             .gradientAccumulation(cfg.gradientAccumulation())
                             .checkpoints(CheckpointStore.open(output.resolve("checkpoints"), cfg.keepLast(), group),
@@ -206,6 +215,9 @@ final class TrainCommand implements Callable<Integer> {
                             .outputDir(output).config(cfg.toTree()).description(config.variant() + " fine-tune");
                     if (cfg.validationEvery() > 0 && !heldOut.isEmpty()) {
                         run.validation(heldOut, cfg.validationEvery());
+                    }
+                    if (videos != null) {
+                        run.validationVideos(videos.videos(), cfg.validationEvery());
                     }
                     List<StepResult> results = run.build().run();
                     if (!coordinator) {
@@ -229,6 +241,91 @@ final class TrainCommand implements Callable<Integer> {
                 if (lora != null) {
                     lora.close();
                 }
+            }
+        }
+    }
+
+    /**
+     * The validation videos of a config-driven run: the transformer being trained, the VAE of the model's pipeline
+     * folder and a fresh scheduler behind a pipeline view without a text encoder, sampling from the prompt
+     * embeddings (and images) that {@code prepare --validation} stored in the cache. Closes the VAE and the stored
+     * arrays.
+     */
+    private static final class RunValidation implements AutoCloseable {
+        private final NDManager scope;
+        private final AutoencoderKLCogVideoX vae;
+        private final ValidationVideos videos;
+
+        private RunValidation(NDManager scope, AutoencoderKLCogVideoX vae, ValidationVideos videos) {
+            this.scope = scope;
+            this.vae = vae;
+            this.videos = videos;
+        }
+
+        static RunValidation open(TrainingConfig cfg, CogVideoXTransformer model, CogVideoXScheduler scheduler,
+                NDManager manager) throws java.io.IOException {
+            ValidationSettings v = cfg.validation();
+            Path cache = cfg.data().cache();
+            Path model0 = cfg.model().path();
+            Path vaeDir = Files.isDirectory(model0.resolve("vae")) ? model0.resolve("vae")
+                    : model0.resolveSibling("vae");
+            if (!Files.isRegularFile(vaeDir.resolve("config.json"))) {
+                throw new CogVideoXException("validation: no VAE for the videos: neither " + model0.resolve("vae")
+                        + " nor " + model0.resolveSibling("vae") + " holds a config.json (model.path must be a "
+                        + "pipeline folder or its transformer/ folder)");
+            }
+            NDManager scope = manager.newSubManager();
+            AutoencoderKLCogVideoX vae = null;
+            try {
+                ValidationInputs inputs = ValidationInputs.read(cache, scope).orElseThrow(() ->
+                        new CogVideoXException("validation: " + cache.resolve(ValidationInputs.FILE) + " is missing;"
+                                + " run cogvideox prepare --validation <this config> to store the prompts' "
+                                + "embeddings (the run never loads T5)"));
+                if (!inputs.prompts().equals(v.prompts())) {
+                    throw new CogVideoXException("validation: " + cache.resolve(ValidationInputs.FILE)
+                            + " holds the embeddings of " + inputs.prompts() + ", but validation.prompts is "
+                            + v.prompts() + "; re-run cogvideox prepare --validation <this config>");
+                }
+                List<String> images = v.images().stream().map(Path::toString).toList();
+                if (!images.isEmpty() && !inputs.imageSources().equals(images)) {
+                    throw new CogVideoXException("validation: the stored images come from " + inputs.imageSources()
+                            + ", but validation.images is " + images + "; re-run cogvideox prepare --validation");
+                }
+                CogVideoXConfig c = model.config();
+                int h = v.height() != null ? v.height() : c.sampleHeight() * CogVideoXSampler.VAE_SCALE_FACTOR_SPATIAL;
+                int w = v.width() != null ? v.width() : c.sampleWidth() * CogVideoXSampler.VAE_SCALE_FACTOR_SPATIAL;
+                if (inputs.images().isPresent() && (inputs.images().get().getShape().get(2) != h
+                        || inputs.images().get().getShape().get(3) != w)) {
+                    throw new CogVideoXException("validation: the stored images are "
+                            + inputs.images().get().getShape().get(2) + "x" + inputs.images().get().getShape().get(3)
+                            + " but the videos are " + h + "x" + w + "; re-run cogvideox prepare --validation");
+                }
+                vae = AutoencoderKLCogVideoX.load(vaeDir, scope);
+                CogVideoXPipeline view = CogVideoXPipeline.of(scope, model, vae, scheduler,
+                        PromptEncoder.unavailable());
+                ValidationVideos videos = ValidationVideos.builder(view, inputs).size(h, w)
+                        .numFrames(v.frames() != null ? v.frames() : c.sampleFrames()).inferenceSteps(v.steps())
+                        .guidanceScale(v.guidance()).seed(v.seed()).fps(v.fps()).build();
+                return new RunValidation(scope, vae, videos);
+            } catch (java.io.IOException | RuntimeException e) {
+                if (vae != null) {
+                    vae.close();
+                }
+                scope.close();
+                throw e;
+            }
+        }
+
+        ValidationVideos videos() {
+            return videos;
+        }
+
+        @Override
+        public void close() {
+            try {
+                vae.close();
+            } finally {
+                scope.close();
             }
         }
     }

@@ -54,7 +54,16 @@ import java.util.regex.PatternSyntaxException;
  * seed: 42
  * checkpoint_every: 10                  # 0: only at the end
  * keep_last: 2
- * validation_every: 0                   # 0: no validation
+ * validation_every: 0                   # 0: no validation; else held-out loss (synthetic data) and the videos
+ * validation:                           # optional: validation videos every validation_every steps
+ *   prompts: ["A panda plays a small guitar."]
+ *   images: [panda.png]                 # image-to-video only; see ValidationSettings
+ *   seed: 42
+ *   size: 480x720
+ *   frames: 49
+ *   steps: 50
+ *   guidance: 6.0
+ *   fps: 8
  * non_finite: skip                      # or stop
  * gradient_checkpointing: false
  * mixed_precision: fp32                 # or bf16
@@ -255,6 +264,7 @@ public final class TrainingConfig {
         private double ofs = 2.0;
         private boolean sincosAtUntrainedSize;
         private Distributed distributed = Distributed.DEFAULT;
+        private ValidationSettings validation;
 
         private Builder() {}
 
@@ -507,6 +517,15 @@ public final class TrainingConfig {
          */
         public Builder distributed(Distributed value) {
             this.distributed = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code validation}: the validation videos, or {@code null} for none
+         * @return this builder
+         */
+        public Builder validation(ValidationSettings value) {
+            this.validation = value;
             return this;
         }
 
@@ -775,6 +794,14 @@ public final class TrainingConfig {
         return v.distributed;
     }
 
+    /**
+     * @return {@code validation}: the validation videos sampled every {@link #validationEvery()} steps from the
+     *     prompts' embeddings that {@code prepare --validation} stored in {@code data.cache}, or {@code null}
+     */
+    public ValidationSettings validation() {
+        return v.validation;
+    }
+
     /** Two configurations are equal when their file forms ({@link #toTree()}) are. */
     @Override
     public boolean equals(Object o) {
@@ -953,12 +980,32 @@ public final class TrainingConfig {
         } else if (distributed().timeoutSeconds() <= 0) {
             p.add("distributed.timeout_seconds: must be > 0, got " + distributed().timeoutSeconds());
         }
+        checkValidation(p);
         if (sincosAtUntrainedSize() && model() != null && model().builtinVariant().isPresent()
                 && model().builtinVariant().get() != CogVideoXVariant.COGVIDEOX_5B_I2V) {
             p.add("sincos_at_untrained_size: applies to CogVideoX-5b-I2V only, but model.builtin is '"
                     + model().builtin() + "' (" + model().builtinVariant().get().displayName() + ")");
         }
         return p;
+    }
+
+    private void checkValidation(List<String> p) {
+        ValidationSettings val = validation();
+        if (val == null) {
+            return;
+        }
+        p.addAll(val.problems());
+        if (validationEvery() == 0) {
+            p.add("validation: the videos are sampled every validation_every steps; set validation_every > 0");
+        }
+        if (model() != null && model().builtin() != null) {
+            p.add("validation: validation videos need model.path (a Diffusers pipeline folder with vae/), not "
+                    + "model.builtin");
+        }
+        if (data() != null && data().cache() == null) {
+            p.add("validation: validation videos need data.cache, prepared with cogvideox prepare --validation "
+                    + "(the run samples from the stored prompt embeddings and never loads T5)");
+        }
     }
 
     private void checkModel(List<String> p) {
@@ -1095,16 +1142,18 @@ public final class TrainingConfig {
             "steps", "batch_size", "gradient_accumulation", "learning_rate", "betas", "epsilon", "weight_decay",
             "lr_schedule", "max_grad_norm", "seed", "checkpoint_every", "keep_last", "validation_every",
             "non_finite", "gradient_checkpointing", "mixed_precision", "rope", "id_token", "caption_dropout",
-            "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed");
+            "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "validation");
     private static final Pattern BUCKET =
             Pattern.compile("\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*");
     /** Keys that only say where or how often rank 0 writes, and may differ between the ranks of one run. */
-    private static final List<String> OUTPUT_ONLY_KEYS = List.of("output_dir", "keep_last", "validation_every");
+    private static final List<String> OUTPUT_ONLY_KEYS = List.of("output_dir", "keep_last", "validation_every",
+            "validation");
 
     /**
      * What every rank of a multi-rank run must agree on: a SHA-256 of the resolved configuration tree
-     * ({@link #toTree()}, keys sorted) without the output-only keys {@code output_dir}, {@code keep_last} and
-     * {@code validation_every}. Ranks started with different configs fail at the rendezvous.
+     * ({@link #toTree()}, keys sorted) without the output-only keys {@code output_dir}, {@code keep_last},
+     * {@code validation_every} and {@code validation} (rank 0 alone samples the videos). Ranks started with different
+     * configs fail at the rendezvous.
      *
      * @return the hex digest
      */
@@ -1217,6 +1266,9 @@ public final class TrainingConfig {
         r.put("sincos_at_untrained_size", sincosAtUntrainedSize());
         if (distributed() != null) {
             r.putObject("distributed").put("timeout_seconds", distributed().timeoutSeconds());
+        }
+        if (validation() != null) {
+            r.set("validation", validation().toTree());
         }
         return r;
     }
@@ -1339,6 +1391,7 @@ public final class TrainingConfig {
         set(t.number(root, "image_latent_dropout", ""), b::imageLatentDropout);
         set(t.number(root, "ofs", ""), b::ofs);
         set(t.bool(root, "sincos_at_untrained_size", ""), b::sincosAtUntrainedSize);
+        b.validation(ValidationSettings.read(t, root));
         return b.build();
     }
 

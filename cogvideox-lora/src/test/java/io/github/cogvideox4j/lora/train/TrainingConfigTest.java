@@ -300,4 +300,57 @@ class TrainingConfigTest {
         assertThatThrownBy(() -> TrainingConfig.read(txt)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining(".yaml");
     }
+
+    /** A valid run with validation videos: a model folder with a transformer config and a cache folder. */
+    private String withValidation(String validation) throws IOException {
+        Path model = Files.createDirectories(tmp.resolve("model/transformer"));
+        Files.writeString(model.resolve("config.json"), "{}");
+        Path cache = Files.createDirectories(tmp.resolve("cache"));
+        return "model: {path: " + tmp.resolve("model") + "}\ndata: {cache: " + cache + "}\noutput_dir: out\n"
+                + "validation_every: 50\n" + validation;
+    }
+
+    @Test
+    void theValidationSectionIsReadWithItsDefaultsAndRoundTrips() throws IOException {
+        TrainingConfig c = TrainingConfig.parse(withValidation("""
+                validation:
+                  prompts: [a cat, a dog]
+                  images: [cat.png, dog.mp4]
+                  size: 480x720
+                  steps: 20
+                """), true, "t");
+
+        assertThat(c.validation()).isEqualTo(new ValidationSettings(List.of("a cat", "a dog"),
+                List.of(Path.of("cat.png"), Path.of("dog.mp4")), 42, 480, 720, null, 20, 6.0, 8));
+        assertThat(TrainingConfig.parse(c.toYaml(), true, "yaml").validation()).isEqualTo(c.validation());
+        assertThat(TrainingConfig.parse(MINIMAL, true, "minimal").validation()).as("no section: none").isNull();
+    }
+
+    @Test
+    void theValidationSectionListsItsProblems() throws IOException {
+        TrainingConfigException e = catchThrowableOfType(TrainingConfigException.class, () -> TrainingConfig.parse(
+                withValidation("""
+                        validation:
+                          prompts: [a cat, a dog]
+                          images: [cat.png]
+                          size: 480x721
+                          fsp: 8
+                        """).replace("validation_every: 50", "validation_every: 0"), true, "t"));
+
+        assertThat(e.problems()).anySatisfy(p -> assertThat(p).startsWith("validation.fsp: unknown key")
+                        .contains("did you mean 'fps'"))
+                .contains("validation.images: 1 images for 2 prompts (give one per prompt, or none)",
+                        "validation.size: height and width must be positive multiples of 8, got 480x721",
+                        "validation: the videos are sampled every validation_every steps; set validation_every > 0");
+    }
+
+    @Test
+    void validationVideosNeedAPreparedCacheAndAModelFolder() {
+        TrainingConfigException e = catchThrowableOfType(TrainingConfigException.class, () -> TrainingConfig.parse(
+                MINIMAL + "validation_every: 5\nvalidation: {prompts: [a cat]}\n", true, "t"));
+
+        assertThat(e.problems()).anySatisfy(p -> assertThat(p).startsWith("validation: validation videos need "
+                + "model.path")).anySatisfy(p -> assertThat(p).startsWith("validation: validation videos need "
+                + "data.cache, prepared with cogvideox prepare --validation"));
+    }
 }

@@ -21,6 +21,7 @@ import io.github.cogvideox4j.lora.TinyI2vPipeline;
 import io.github.cogvideox4j.lora.train.ValidationVideos;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import com.google.common.io.MoreFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -179,8 +180,8 @@ class PrepareValidationTest {
         Path cfg = config(model, cache, out, "size: 32x48", "frames: 9", "steps: 2", "seed: 3");
         prepare("--data", clips(2).toString(), "--model", model.toString(), "--cache", cache.toString(),
                 "--buckets", "13x32x48", "--i2v", "--validation", cfg.toString());
-        TrainCommand.deleteRecursively(model.resolve("text_encoder"));
-        TrainCommand.deleteRecursively(model.resolve("tokenizer"));
+        MoreFiles.deleteRecursively(model.resolve("text_encoder"));
+        MoreFiles.deleteRecursively(model.resolve("tokenizer"));
 
         int code = new CommandLine(new CogVideoXCli()).execute("train", "--config", cfg.toString());
 

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -36,7 +37,7 @@ class SchedulerGoldenTest {
     }
 
     private static double[] doubles(TensorSource src, String key) {
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             return src.read(key, m).toDoubleArray();
         }
     }
@@ -59,7 +60,7 @@ class SchedulerGoldenTest {
     @ValueSource(strings = {"ddim_2b", "ddim_5b", "dpm_2b", "dpm_5b"})
     void fiftyTrailingTimestepsAreExact(String name) throws Exception {
         CogVideoXScheduler s = load(name).withInferenceSteps(50);
-        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager()) {
+        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             long[] expected = g.read("timesteps_50", m).toLongArray();
             assertThat(Arrays.stream(s.timesteps()).asLongStream().toArray()).containsExactly(expected);
         }
@@ -69,7 +70,7 @@ class SchedulerGoldenTest {
     @ValueSource(strings = {"ddim_2b", "ddim_5b", "dpm_2b", "dpm_5b"})
     void addNoiseGetVelocityAndScaleModelInputMatch(String name) throws Exception {
         CogVideoXScheduler s = load(name);
-        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager()) {
+        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             NDArray noisy = s.addNoise(g.read("add_noise.original_samples", m), g.read("add_noise.noise", m),
                     g.read("add_noise.timesteps", m));
             double e1 = Tolerance.assertClose(name + " add_noise", noisy.toFloatArray(),
@@ -90,7 +91,7 @@ class SchedulerGoldenTest {
         CogVideoXDdimScheduler s = ((CogVideoXDdimScheduler) load(name)).withInferenceSteps(50);
         int[] ts = s.timesteps();
         double worst = 0;
-        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager()) {
+        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             for (String w : WINDOWS) {
                 int first = w.equals("start") ? 0 : w.equals("middle") ? 24 : 47;
                 NDArray sample = g.read(w + ".sample_in", m);
@@ -115,7 +116,7 @@ class SchedulerGoldenTest {
         CogVideoXDpmScheduler s = ((CogVideoXDpmScheduler) load(name)).withInferenceSteps(50);
         int[] ts = s.timesteps();
         double worst = 0;
-        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager()) {
+        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             for (String w : WINDOWS) {
                 int first = w.equals("start") ? 0 : w.equals("middle") ? 24 : 47;
                 NDArray sample = g.read(w + ".sample_in", m);

@@ -100,7 +100,7 @@ public final class ValidationVideos {
             GenerationRequest request = GenerationRequest.builder().prompt(prompts.get(k))
                     .negativePrompt(negativePrompt).height(height).width(width).numFrames(numFrames)
                     .inferenceSteps(inferenceSteps).guidanceScale(guidanceScale).seed(seed + k).build();
-            try (NDManager scope = NDManager.newBaseManager();
+            try (NDManager scope = NDManager.newBaseManager(pipeline.device());
                     NoGrad ignored = NoGrad.enter()) {
                 NDArray video = pipeline.generate(request, scope, StepListener.NONE).get(new NDIndex(0));
                 files.add(VideoWriter.write(dir.resolve("prompt-" + k + ".mp4"), video, fps));

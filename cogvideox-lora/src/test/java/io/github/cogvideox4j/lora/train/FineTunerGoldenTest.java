@@ -11,6 +11,7 @@ import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.schedule.CogVideoXDpmScheduler;
 import io.github.cogvideox4j.core.schedule.TrainingInput;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import io.github.cogvideox4j.lora.LoraAdapter;
 import io.github.cogvideox4j.lora.LoraConfig;
@@ -48,7 +49,7 @@ class FineTunerGoldenTest {
                 : "dpm_5b_config";
         double maxParamErr = 0;
         double maxLossRel = 0;
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 SafetensorsReader golden = SafetensorsReader.open(dir.resolve("steps.safetensors"))) {
             LoraAdapter adapter = null;
@@ -128,7 +129,7 @@ class FineTunerGoldenTest {
     void bf16MixedPrecisionTracksTheReferenceTrainingSteps() throws Exception {
         Path dir = Golden.path("train", "lora_t2v_5b");
         JsonNode training = JSON.readTree(dir.resolve("case.json").toFile()).get("training");
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 SafetensorsReader golden = SafetensorsReader.open(dir.resolve("steps.safetensors"));
                 LoraAdapter adapter = LoraAdapter.inject(model, LoraConfig.of(4, 8))) {

@@ -24,8 +24,8 @@ import java.nio.LongBuffer;
  * {@code GarbageCollectionSafetyTest}). Arrays made here own their memory like any engine result, so autograd may keep
  * them as long as it needs.
  *
- * <p>Every method returns a new array in the given manager (or the input's manager); the caller owns it. Thread
- * safety: stateless.
+ * <p>Every method returns a new array in the given manager (or the input's manager), on that manager's device (a
+ * GPU manager gets one host-to-device copy of the Java data); the caller owns it. Thread safety: stateless.
  */
 public final class EngineArrays {
     private EngineArrays() {}
@@ -112,6 +112,11 @@ public final class EngineArrays {
                 return out;
             }
             out.close();
+        }
+        if (manager.getDevice().isGpu()) {
+            // a GPU manager: the engine copies the wrapped Java buffer into device memory at once and keeps no
+            // reference to it (DJL's JniUtils.createNdFromByteBuffer), so the result already owns its memory
+            return manager.create(data, shape, type);
         }
         // other devices: the engine copies the wrapped buffer to the device
         try (NDArray wrapped = manager.create(data, shape, type)) {

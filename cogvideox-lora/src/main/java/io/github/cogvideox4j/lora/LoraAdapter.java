@@ -185,7 +185,7 @@ public final class LoraAdapter implements AutoCloseable {
      */
     public static LoraAdapter fromFile(CogVideoXTransformer model, Path file, double alphaIfAbsent) throws IOException {
         checkNotNull(model, "model");
-        try (NDManager scratch = NDManager.newBaseManager()) {
+        try (NDManager scratch = NDManager.newBaseManager(model.device())) {
             LoraFile lf = LoraImporter.read(file, scratch);
             double alpha = lf.alphaOr(Double.isNaN(alphaIfAbsent) ? lf.rank() : alphaIfAbsent);
             List<String> missing = new ArrayList<>();
@@ -225,7 +225,7 @@ public final class LoraAdapter implements AutoCloseable {
     public void load(Path file) throws IOException {
         checkOpen();
         checkState(!merged, "unmerge the LoRA before loading new weights into it");
-        try (NDManager scratch = NDManager.newBaseManager()) {
+        try (NDManager scratch = NDManager.newBaseManager(manager.getDevice())) {
             LoraFile lf = LoraImporter.read(file, scratch);
             if (lf.alpha() != null && Math.abs(lf.alpha() - config.alpha()) > ALPHA_RTOL * config.alpha()) {
                 throw new LoraException(file + ": the file states lora_alpha = " + fmt(lf.alpha()) + " (" + lf.format()

@@ -11,6 +11,7 @@ import io.github.cogvideox4j.core.io.SafetensorsWriter;
 import io.github.cogvideox4j.core.io.TensorData;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,7 +35,7 @@ class LoraGoldenTest {
         JsonNode c = JSON.readTree(dir.resolve("case.json").toFile());
         List<String> names = new ArrayList<>();
         c.get("param_names").forEach(n -> names.add(n.asText()));
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 LoraAdapter lora = LoraAdapter.inject(model, LoraConfig.of(4, 8))) {
             LoraFile f = LoraImporter.read(dir.resolve("lora_init.safetensors"), manager);
@@ -68,7 +69,7 @@ class LoraGoldenTest {
             SafetensorsWriter.write(finalLora, tensors, init.metadata());
         }
         double worst = 0;
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 LoraAdapter lora = LoraAdapter.inject(model, LoraConfig.of(4, 8));
                 SafetensorsReader merged = SafetensorsReader.open(dir.resolve("merged.safetensors"))) {

@@ -370,7 +370,8 @@ public final class GlooProcessGroup implements ProcessGroup {
                 + "arrays", op, name, a.getClass().getSimpleName());
         Device device = a.getDevice();
         Preconditions.checkArgument(Device.Type.CPU.equals(device.getDeviceType()), "%s: %s is on %s; the Gloo "
-                + "group takes CPU arrays (GPU tensors must be staged through host memory)", op, name, device);
+                + "group takes CPU arrays (GPU tensors must be staged through host memory, see docs/gpu.md)", op, name,
+                device);
         Preconditions.checkArgument(a.getSparseFormat() == SparseFormat.DENSE, "%s: %s is sparse (%s)", op, name,
                 a.getSparseFormat());
         Preconditions.checkArgument(Contiguity.isContiguous((PtNDArray) a), "%s: %s is not contiguous (a transposed "

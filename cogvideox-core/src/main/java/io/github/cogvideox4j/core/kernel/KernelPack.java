@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.base.Preconditions.checkState;
 
+import ai.djl.Device;
 import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -121,7 +122,9 @@ public final class KernelPack implements AutoCloseable {
 
     /**
      * Writes the kernel archive in memory (no temporary file) and loads it with the PyTorch engine into a new
-     * base manager of its own, on the engine's default device.
+     * base manager of its own, on the CPU. The module holds no tensors (no parameters, no buffers), so where it
+     * is loaded does not matter to the calls: every method runs on its inputs' device (CPU or CUDA) and returns
+     * its result there. Loading on the CPU keeps the pack from touching a GPU the model does not use.
      *
      * @return the loaded pack; close it to free the module
      * @throws CogVideoXException if the PyTorch engine is not available or libtorch rejects the archive
@@ -129,7 +132,7 @@ public final class KernelPack implements AutoCloseable {
     public static KernelPack load() {
         NDManager base;
         try {
-            base = NDManager.newBaseManager(ENGINE);
+            base = NDManager.newBaseManager(Device.cpu(), ENGINE);
         } catch (IllegalArgumentException e) {
             throw new CogVideoXException("KernelPack needs the PyTorch engine (ai.djl.pytorch:pytorch-engine with"
                     + " pytorch-jni and natives on the class path), but it is not available: " + e.getMessage(), e);

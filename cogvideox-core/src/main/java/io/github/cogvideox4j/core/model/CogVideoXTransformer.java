@@ -1,6 +1,7 @@
 package io.github.cogvideox4j.core.model;
 
 import io.github.cogvideox4j.core.EngineArrays;
+import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -449,6 +450,14 @@ public final class CogVideoXTransformer implements AutoCloseable {
     /** @return the config this model was built from */
     public CogVideoXConfig config() {
         return config;
+    }
+
+    /**
+     * @return the device the weights live on (the device of the manager the model was loaded into); inputs of
+     *     {@link #forward} must be on it, and callers create their arrays there
+     */
+    public Device device() {
+        return manager.getDevice();
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.pipeline;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -61,6 +62,8 @@ public final class CogVideoXPipeline implements AutoCloseable {
 
     private CogVideoXPipeline(NDManager manager, String className, CogVideoXTransformer transformer,
             AutoencoderKLCogVideoX vae, CogVideoXScheduler scheduler, PromptEncoder encoder, boolean ownsComponents) {
+        Preconditions.checkArgument(transformer.device().equals(vae.device()), "the transformer is on %s but the "
+                + "VAE on %s; load the components into managers of one device", transformer.device(), vae.device());
         this.manager = manager;
         this.ownsComponents = ownsComponents;
         this.className = className;
@@ -176,6 +179,11 @@ public final class CogVideoXPipeline implements AutoCloseable {
         return className;
     }
 
+    /** @return the device of the components (the transformer's and the VAE's); generation runs there */
+    public Device device() {
+        return transformer.device();
+    }
+
     /** @return the transformer (owned by the pipeline) */
     public CogVideoXTransformer transformer() {
         return transformer;
@@ -211,17 +219,22 @@ public final class CogVideoXPipeline implements AutoCloseable {
      * Runs the whole pipeline.
      *
      * @param request what to generate
-     * @param owner the owner of the returned video
+     * @param owner the owner of the returned video, a manager on the pipeline's {@link #device()} (every array of
+     *     the run is made in a sub-manager of it)
      * @param listener called after every denoising step (its arrays are valid only during the call)
      * @return the video {@code [B, F, 3, H, W]} FLOAT32 in [0, 1] (F = the requested frames; 1.0 VAEs may return
      *     more for frame counts that are not 4k+1, as the reference), owned by {@code owner}
      * @throws CogVideoXException if prompts are given as text without a prompt encoder, the image is missing for an
      *     image-to-video model or given to a text-to-video one, shapes or batch sizes disagree
+     * @throws IllegalArgumentException if {@code owner} is on another device than the pipeline
      */
     public NDArray generate(GenerationRequest request, NDManager owner, StepListener listener) {
         Preconditions.checkNotNull(request, "request");
         Preconditions.checkNotNull(owner, "owner");
         Preconditions.checkNotNull(listener, "listener");
+        Preconditions.checkArgument(owner.getDevice().equals(device()), "generate: the owner manager is on %s but "
+                + "the pipeline on %s; pass a manager of the pipeline's device (NDManager.newBaseManager(pipeline"
+                + ".device()))", owner.getDevice(), device());
         CogVideoXConfig config = transformer.config();
         int height = request.height() != null ? request.height()
                 : config.sampleHeight() * CogVideoXSampler.VAE_SCALE_FACTOR_SPATIAL;

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.pipeline;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -54,7 +55,8 @@ import org.slf4j.LoggerFactory;
  * golden vectors), except the text encoder's {@code vocab_size}, which fits the written vocabulary. Weights: the
  * transformer as {@link CogVideoXTransformer#random}, the text encoder as {@link T5EncoderModel#randomWeights}, the
  * VAE as torch's default {@code Conv3d}/{@code Conv2d} initialisation (uniform in {@code ±1/√fan_in} for weights and
- * biases) with unit GroupNorms. The same seed and captions give the same bytes.
+ * biases) with unit GroupNorms. The same seed and captions give the same bytes, on any machine (the arrays are
+ * made on the CPU, also where a GPU is the engine's default device).
  *
  * <p>Thread safety: stateless; do not write two pipelines into the same folder at once.
  */
@@ -141,7 +143,8 @@ public final class TinyPipelineWriter {
 
     private static void writeTransformer(Path dir, long seed) throws IOException {
         CogVideoXConfig config = transformerConfig();
-        try (NDManager manager = NDManager.newBaseManager();
+        // on the CPU whatever the engine's default device: the random values are drawn in Java and only written out
+        try (NDManager manager = NDManager.newBaseManager(Device.cpu());
                 CogVideoXTransformer model = CogVideoXTransformer.random(config, manager, seed)) {
             long total = 0;
             long largest = 0;

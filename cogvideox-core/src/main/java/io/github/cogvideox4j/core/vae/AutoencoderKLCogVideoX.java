@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.core.vae;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -124,6 +125,11 @@ public final class AutoencoderKLCogVideoX implements AutoCloseable {
                 throw e;
             }
         }
+    }
+
+    /** @return the device the weights live on (the device of the manager the VAE was loaded into) */
+    public Device device() {
+        return manager.getDevice();
     }
 
     /** @return the config */

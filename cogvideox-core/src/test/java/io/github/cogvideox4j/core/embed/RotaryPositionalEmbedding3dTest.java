@@ -13,6 +13,7 @@ import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.embed.RopeGrid.CropRegion;
 import io.github.cogvideox4j.core.embed.RopeGrid.GridType;
 import io.github.cogvideox4j.core.embed.RotaryPositionalEmbedding3d.RopeTables;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -197,7 +198,7 @@ class RotaryPositionalEmbedding3dTest {
     @Test
     void toNDListGivesTwoFloat32TablesOwnedByTheManager() {
         RopeTables tables = RotaryPositionalEmbedding3d.compute(RopeGrid.slice(2, 3, 4, 10, 10), 32);
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get())) {
             NDList list = tables.toNDList(manager);
             assertThat(list).hasSize(2);
             assertThat(list.get(0).getShape()).isEqualTo(new Shape(24, 32));

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -39,7 +40,7 @@ class TimestepsTest {
     @ValueSource(ints = {32, 64, 512, 1920, 3072})
     void int64TimestepsMatchDiffusersAtEachWidth(int dim) {
         GoldenTensors g = golden();
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get())) {
             NDArray t = manager.create(g.i64("timesteps"));
             NDArray emb = Timesteps.sinusoid(t, dim, true, 0);
             assertThat(emb.getShape()).isEqualTo(new Shape(7, dim));
@@ -54,7 +55,7 @@ class TimestepsTest {
     @ValueSource(ints = {32, 512})
     void float32OfsValueMatchesDiffusers(int dim) {
         GoldenTensors g = golden();
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get())) {
             NDArray ofs = manager.create(g.f32("ofs"));
             NDArray emb = Timesteps.sinusoid(ofs, dim, true, 0);
             assertThat(emb.getShape()).isEqualTo(new Shape(1, dim));
@@ -66,7 +67,7 @@ class TimestepsTest {
 
     @Test
     void flipSinToCosPutsCosineFirst() {
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get())) {
             NDArray t = manager.create(new long[] {3});
             float[] flipped = Timesteps.sinusoid(t, 4, true, 0).toFloatArray();
             float[] plain = Timesteps.sinusoid(t, 4, false, 0).toFloatArray();
@@ -79,7 +80,7 @@ class TimestepsTest {
 
     @Test
     void freqShiftDividesTheExponentByHalfMinusShift() {
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get())) {
             NDArray t = manager.create(new float[] {1f});
             // dim 4, shift 1: exponent_i = -ln(1e4) * i / 1 -> freqs 1, 1e-4
             float[] emb = Timesteps.sinusoid(t, 4, false, 1).toFloatArray();
@@ -90,7 +91,7 @@ class TimestepsTest {
 
     @Test
     void oddWidthIsZeroPaddedAtTheEnd() {
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get())) {
             NDArray t = manager.create(new long[] {5, 7});
             NDArray odd = Timesteps.sinusoid(t, 5, true, 0);
             NDArray even = Timesteps.sinusoid(t, 4, true, 0);
@@ -108,7 +109,7 @@ class TimestepsTest {
 
     @Test
     void resultBelongsToTheManagerOfTheTimesteps() {
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get())) {
             NDArray t = manager.create(new long[] {1, 2});
             NDArray emb = Timesteps.sinusoid(t, 8, true, 0);
             assertThat(emb.getManager()).isSameAs(manager);
@@ -119,7 +120,7 @@ class TimestepsTest {
 
     @Test
     void rejectsTimestepsThatAreNotOneDimensional() {
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get())) {
             NDArray t = manager.create(new long[] {1, 2}, new Shape(1, 2));
             assertThatThrownBy(() -> Timesteps.sinusoid(t, 8, true, 0))
                     .isInstanceOf(IllegalArgumentException.class)

@@ -10,6 +10,7 @@ import ai.djl.training.GradientCollector;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -50,7 +51,7 @@ class TransformerGoldenTest {
     @MethodSource("cases")
     void forwardMatchesSampleAndEveryIntermediate(String name, KernelMode mode) throws Exception {
         Path dir = Golden.path("transformer", name);
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
                 TensorSource out = SafetensorsReader.open(dir.resolve("outputs.safetensors"))) {
@@ -79,7 +80,7 @@ class TransformerGoldenTest {
     @MethodSource("rotaryCases")
     void forwardWithTheModelBuiltRopeTableMatchesThePipelineTable(String name) throws Exception {
         Path dir = Golden.path("transformer", name);
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
                 TensorSource out = SafetensorsReader.open(dir.resolve("outputs.safetensors"))) {
@@ -97,7 +98,7 @@ class TransformerGoldenTest {
     @MethodSource("cases")
     void gradientsMatchForParametersAndInputs(String name, KernelMode mode) throws Exception {
         Path dir = Golden.path("transformer", name);
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
                 TensorSource grads = SafetensorsReader.open(dir.resolve("grads.safetensors"))) {

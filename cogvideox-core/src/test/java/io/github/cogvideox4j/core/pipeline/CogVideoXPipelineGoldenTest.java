@@ -11,6 +11,7 @@ import io.github.cogvideox4j.core.CogVideoXException;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,7 +67,7 @@ class CogVideoXPipelineGoldenTest {
         JsonNode tol = run.get("tolerances");
         Map<String, Double> errors = new HashMap<>();
         List<Integer> steps = new ArrayList<>();
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 TensorSource g = SafetensorsReader.open(dir.resolve("run.safetensors"));
                 CogVideoXPipeline pipe = CogVideoXPipeline.load(dir.resolve("model"), manager)) {
             assertThat(pipe.className()).isEqualTo("CogVideoXPipeline");
@@ -104,7 +105,7 @@ class CogVideoXPipelineGoldenTest {
         String prompt = call.get("prompt").asText();
         String negative = call.get("negative_prompt").asText();
         List<List<String>> calls = new ArrayList<>();
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 TensorSource g = SafetensorsReader.open(dir.resolve("run.safetensors"))) {
             PromptEncoder stored = (prompts, m) -> {
                 calls.add(prompts);
@@ -131,7 +132,7 @@ class CogVideoXPipelineGoldenTest {
         Path dir = Golden.path("pipeline", "t2v_5b");
         JsonNode run = new ObjectMapper().readTree(Files.readString(dir.resolve("run.json")));
         JsonNode call = run.get("call");
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 TensorSource g = SafetensorsReader.open(dir.resolve("run.safetensors"));
                 CogVideoXPipeline pipe = CogVideoXPipeline.load(dir.resolve("model"), manager);
                 NDManager out = manager.newSubManager()) {
@@ -153,7 +154,7 @@ class CogVideoXPipelineGoldenTest {
             calls.add(prompts);
             return m.zeros(new ai.djl.ndarray.types.Shape(prompts.size(), 226, 32));
         };
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXPipeline pipe = CogVideoXPipeline.load(dir.resolve("model"), manager, zeros)) {
             NDArray video = pipe.generate(GenerationRequest.builder().prompts(List.of("a", "b")).height(48).width(64)
                     .numFrames(9).inferenceSteps(1).build());
@@ -165,7 +166,7 @@ class CogVideoXPipelineGoldenTest {
     @Test
     void refusesTextPromptsWithoutAPromptEncoder() throws Exception {
         Path dir = Golden.path("pipeline", "t2v_5b");
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXPipeline pipe = CogVideoXPipeline.load(dir.resolve("model"), manager,
                         PromptEncoder.unavailable())) {
             assertThatThrownBy(() -> pipe.generate(GenerationRequest.builder().prompt("a cat").height(48).width(64)

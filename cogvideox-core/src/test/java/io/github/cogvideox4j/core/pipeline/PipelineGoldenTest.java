@@ -13,6 +13,7 @@ import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.schedule.CogVideoXDpmScheduler;
 import io.github.cogvideox4j.core.schedule.CogVideoXScheduler;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,7 +41,7 @@ class PipelineGoldenTest {
         JsonNode call = run.get("call");
         Map<String, Double> errors = new HashMap<>();
         List<Double> scales = new ArrayList<>();
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir.resolve("model"), manager);
                 TensorSource g = SafetensorsReader.open(dir.resolve("run.safetensors"))) {
             CogVideoXScheduler scheduler = CogVideoXScheduler.fromConfig(

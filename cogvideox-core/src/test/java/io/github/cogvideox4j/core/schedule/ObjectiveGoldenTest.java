@@ -11,6 +11,7 @@ import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,7 +63,7 @@ class ObjectiveGoldenTest {
     @MethodSource("cases")
     void stepOneMatchesTheReferenceTrainingStep(String name) throws Exception {
         Path dir = Golden.path("train", name);
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, m);
                 TensorSource s = SafetensorsReader.open(dir.resolve("steps.safetensors"))) {
             CogVideoXObjective objective = CogVideoXObjective.of(scheduler(dir));
@@ -75,7 +76,7 @@ class ObjectiveGoldenTest {
     @Test
     void oddLatentFramesArePaddedByPrependingFrameZeroAsTheOfficialTrainer() throws Exception {
         Path dir = Golden.path("train", "lora_i2v_15_ofs_public");
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, m);
                 TensorSource s = SafetensorsReader.open(dir.resolve("steps.safetensors"))) {
             CogVideoXObjective objective = CogVideoXObjective.of(scheduler(dir));
@@ -117,7 +118,7 @@ class ObjectiveGoldenTest {
     }
 
     private static double readLoss(TensorSource s) {
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             return s.read("step1.loss", m).toDoubleArray()[0];
         }
     }

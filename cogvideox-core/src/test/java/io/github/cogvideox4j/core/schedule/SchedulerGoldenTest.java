@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -49,7 +50,7 @@ class SchedulerGoldenTest {
     }
 
     private static double[] doubles(TensorSource src, String key) {
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             return src.read(key, m).toDoubleArray();
         }
     }
@@ -73,7 +74,7 @@ class SchedulerGoldenTest {
     void trailingTimestepsAreExact(String name) throws Exception {
         int steps = inferenceSteps(description(name));
         CogVideoXScheduler s = load(name).withInferenceSteps(steps);
-        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager()) {
+        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             long[] expected = g.read("timesteps_" + steps, m).toLongArray();
             assertThat(Arrays.stream(s.timesteps()).asLongStream().toArray()).containsExactly(expected);
         }
@@ -96,7 +97,7 @@ class SchedulerGoldenTest {
     @ValueSource(strings = {"ddim_2b", "ddim_5b", "dpm_2b", "dpm_5b"})
     void addNoiseGetVelocityAndScaleModelInputMatch(String name) throws Exception {
         CogVideoXScheduler s = load(name);
-        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager()) {
+        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             NDArray noisy = s.addNoise(g.read("add_noise.original_samples", m), g.read("add_noise.noise", m),
                     g.read("add_noise.timesteps", m));
             double e1 = Tolerance.assertClose(name + " add_noise", noisy.toFloatArray(),
@@ -119,7 +120,7 @@ class SchedulerGoldenTest {
                 inferenceSteps(description));
         int[] ts = s.timesteps();
         double worst = 0;
-        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager()) {
+        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             for (Iterator<Map.Entry<String, JsonNode>> it = description.get("windows").fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> window = it.next();
                 String w = window.getKey();
@@ -148,7 +149,7 @@ class SchedulerGoldenTest {
                 inferenceSteps(description));
         int[] ts = s.timesteps();
         double worst = 0;
-        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager()) {
+        try (TensorSource g = golden(name); NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             for (Iterator<Map.Entry<String, JsonNode>> it = description.get("windows").fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> window = it.next();
                 String w = window.getKey();

@@ -18,7 +18,8 @@ import java.util.function.Predicate;
 
 /**
  * Starts the ranks of a multi-process test as child JVMs on this machine, the way a torchrun-style launcher does:
- * the same java and class path as this JVM, {@code -Dai.djl.offline=true}, {@code THP_MEM_ALLOC_ENABLE=1}, and
+ * the same java and class path as this JVM, this JVM's {@code ai.djl.offline} ({@code true} unless the cuda profile
+ * lets DJL fetch its natives), {@code THP_MEM_ALLOC_ENABLE=1}, and
  * {@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK}, {@code LOCAL_WORLD_SIZE}, {@code MASTER_ADDR=127.0.0.1},
  * {@code MASTER_PORT} (a free loopback port). Each child's stdout and stderr are collected, merged, line by line.
  * Bounded: {@link #await} destroys every child still running at the deadline and fails the test; {@link #close}
@@ -88,7 +89,7 @@ public final class Ranks implements AutoCloseable {
             for (int r = 0; r < worldSize; r++) {
                 List<String> cmd = new ArrayList<>();
                 cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-                cmd.add("-Dai.djl.offline=true");
+                cmd.add("-Dai.djl.offline=" + System.getProperty("ai.djl.offline", "true"));
                 String golden = System.getProperty("golden.dir");
                 if (golden != null) {
                     cmd.add("-Dgolden.dir=" + golden);

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.cogvideox4j.core.io.SafetensorsFiles;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -27,7 +28,7 @@ class T5EncoderModelGoldenTest {
     @Test
     void relativeBucketsMatchTransformersForEveryOffsetOf226Tokens() throws Exception {
         Path dir = Golden.path("t5", "encoder_pad226_nomask");
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 TensorSource out = SafetensorsFiles.open(dir.resolve("outputs.safetensors"))) {
             long[] expected = out.read("relative_position_bucket", m).toLongArray();
             assertThat(expected).hasSize(451);
@@ -71,7 +72,7 @@ class T5EncoderModelGoldenTest {
     private static void checkCase(String name, boolean masked) throws Exception {
         Path dir = Golden.path("t5", name);
         double atol = atol(dir);
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 T5EncoderModel model = T5EncoderModel.load(dir, m, DataType.FLOAT32);
                 TensorSource in = SafetensorsFiles.open(dir.resolve("inputs.safetensors"));
                 TensorSource out = SafetensorsFiles.open(dir.resolve("outputs.safetensors"))) {

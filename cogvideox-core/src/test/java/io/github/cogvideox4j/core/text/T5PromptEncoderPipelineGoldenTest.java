@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.cogvideox4j.core.io.SafetensorsFiles;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Path;
 import java.util.List;
@@ -29,7 +30,7 @@ class PromptEncoderPipelineGoldenTest {
         Path dir = Golden.path("pipeline", "t2v_5b");
         String prompt = run.get("call").get("prompt").asText();
         String negative = run.get("call").get("negative_prompt").asText();
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 T5PromptEncoder enc = T5PromptEncoder.load(dir.resolve("model"), m, DataType.FLOAT32);
                 TensorSource ref = SafetensorsFiles.open(dir.resolve("run.safetensors"))) {
             check(enc, m, ref, run, prompt, "prompt_input_ids", "prompt_embeds");
@@ -52,7 +53,7 @@ class PromptEncoderPipelineGoldenTest {
     @Test
     void numVideosPerPromptRepeatsEachPromptConsecutively() throws Exception {
         Path dir = Golden.path("pipeline", "t2v_5b", "model");
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 T5PromptEncoder enc = T5PromptEncoder.load(dir, m, DataType.FLOAT32)) {
             NDArray single = enc.encode(List.of("a cat", "a dog"), 1, m);
             NDArray twice = enc.encode(List.of("a cat", "a dog"), 2, m);

@@ -11,6 +11,7 @@ import io.github.cogvideox4j.core.io.SafetensorsFiles;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.schedule.ImageLatentScale;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -60,7 +61,7 @@ class VaeGoldenTest {
     @MethodSource("cases")
     void encodeMatchesDiffusersIncludingChunkIntermediates(Path dir) throws IOException {
         Case c = Case.of(dir);
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 AutoencoderKLCogVideoX vae = open(dir, c, m);
                 TensorSource in = SafetensorsFiles.open(dir.resolve("inputs.safetensors"));
                 TensorSource out = SafetensorsFiles.open(dir.resolve("outputs.safetensors"))) {
@@ -119,7 +120,7 @@ class VaeGoldenTest {
     @MethodSource("cases")
     void decodeMatchesDiffusersIncludingChunkIntermediates(Path dir) throws IOException {
         Case c = Case.of(dir);
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 AutoencoderKLCogVideoX vae = open(dir, c, m);
                 TensorSource in = SafetensorsFiles.open(dir.resolve("inputs.safetensors"));
                 TensorSource out = SafetensorsFiles.open(dir.resolve("outputs.safetensors"))) {

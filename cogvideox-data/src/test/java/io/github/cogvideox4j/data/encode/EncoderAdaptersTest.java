@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.github.cogvideox4j.core.EngineArrays;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.text.T5PromptEncoder;
 import io.github.cogvideox4j.core.vae.AutoencoderKLCogVideoX;
 import io.github.cogvideox4j.core.vae.LatentDistribution;
@@ -41,7 +42,7 @@ class EncoderAdaptersTest {
 
     @Test
     void vaeMomentsAreMeanThenLogvarOfTheCoreVaeForOneClip() throws IOException {
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             VaeLatentEncoder enc = VaeLatentEncoder.load(pipeline(), false, m);
             try (AutoencoderKLCogVideoX vae = enc.vae()) {
                 NDArray pixels = ramp(m, new Shape(9, 3, 32, 48));
@@ -60,7 +61,7 @@ class EncoderAdaptersTest {
 
     @Test
     void t5EmbeddingIsTheCorePromptEncodersRowForThePrompt() throws IOException {
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             T5TextEncoder enc = T5TextEncoder.load(pipeline(), DataType.FLOAT32, m);
             try (T5PromptEncoder t5 = enc.t5()) {
                 NDArray one = enc.encode("a grey fade", m);

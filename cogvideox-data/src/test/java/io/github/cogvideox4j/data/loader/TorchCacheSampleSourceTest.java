@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.data.cache.VaeMoments;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -38,7 +39,7 @@ class TorchCacheSampleSourceTest {
     void momentsAreSampledWithTheSeedScaledAndPermutedToFramesFirst() throws Exception {
         layOut(false);
         TorchCacheSampleSource source = TorchCacheSampleSource.cogvideoxFactory(root, List.of("00001"), 0.7f, false);
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 SafetensorsReader expected = SafetensorsReader.open(Golden.path("sat", "factory_cache",
                         "expected.safetensors"))) {
             TrainingSample s = source.load(0, 42, m);
@@ -58,7 +59,7 @@ class TorchCacheSampleSourceTest {
         TorchCacheSampleSource source = new TorchCacheSampleSource(root.resolve("video_latents"),
                 root.resolve("prompt_embeds"), root.resolve("image_latents"), List.of("00001"),
                 TorchCacheSampleSource.Stored.SCALED_LATENTS, 1f);
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get());
                 SafetensorsReader expected = SafetensorsReader.open(Golden.path("sat", "factory_cache",
                         "expected.safetensors"))) {
             TrainingSample s = source.load(0, 1, m);
@@ -74,7 +75,7 @@ class TorchCacheSampleSourceTest {
     void aMissingFileNamesIt() throws Exception {
         layOut(false);
         TorchCacheSampleSource source = TorchCacheSampleSource.cogvideoxFactory(root, List.of("nope"), 0.7f, false);
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(TestDevice.get())) {
             assertThatThrownBy(() -> source.load(0, 1, m)).isInstanceOf(NoSuchFileException.class)
                     .hasMessageContaining("video_latents/nope.pt");
         }

@@ -3,6 +3,7 @@ package io.github.cogvideox4j.lora.train;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -195,17 +196,23 @@ public final class AdamW implements AutoCloseable {
      * optimizer stopped.
      *
      * @param state a state from {@link #state()}
+     * @param device where the moments are made: the device of the parameters the optimizer steps
      */
-    public void loadState(OptimizerState state) {
+    public void loadState(OptimizerState state, Device device) {
         checkNotNull(state, "state");
-        if (stateManager == null) {
-            stateManager = NDManager.newBaseManager();
-        }
+        checkNotNull(device, "device");
         for (NDArray[] mv : moments.values()) {
             mv[0].close();
             mv[1].close();
         }
         moments.clear();
+        if (stateManager != null && !stateManager.getDevice().equals(device)) {
+            stateManager.close();
+            stateManager = null;
+        }
+        if (stateManager == null) {
+            stateManager = NDManager.newBaseManager(device);
+        }
         for (Map.Entry<String, OptimizerState.Moments> e : state.moments().entrySet()) {
             Shape shape = new Shape(e.getValue().shape());
             moments.put(e.getKey(), new NDArray[] {stateManager.create(e.getValue().expAvg(), shape),

@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.lora.train;
 
+import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -50,6 +51,9 @@ import org.slf4j.LoggerFactory;
  *   <li>a {@link StepResult} to the listeners.</li>
  * </ol>
  * Every temporary of a step lives in a sub-manager closed at the end of the step.
+ *
+ * <p>Device: everything the fine-tuner makes (noise, timesteps, masks, gradient buckets) is made on the model's
+ * {@link #device()}; the batches must be on it too ({@code TrainingRun} loads them there).
  *
  * <p>Data parallel: {@code batch_size} is the per-rank micro-batch; the global batch is micro-batch × accumulation ×
  * world size. Every rank must call {@link #step} with the same number of micro-batches of the same size, its slice of
@@ -130,7 +134,7 @@ public final class FineTuner implements AutoCloseable {
             model.setRequiresGradient(true);
             this.trainable = model.namedParameters();
         }
-        this.manager = NDManager.newBaseManager();
+        this.manager = NDManager.newBaseManager(model.device());
         this.group = b.group;
         this.layout = FlatLayout.of(trainable, b.bucketElements, group.worldSize());
         boolean shard = b.shardOptimizerState != null ? b.shardOptimizerState : lora == null && group.worldSize() > 1;
@@ -173,6 +177,11 @@ public final class FineTuner implements AutoCloseable {
     /** @return the flat layout of the trainable parameters: gradient buckets and optimizer shards */
     public FlatLayout layout() {
         return layout;
+    }
+
+    /** @return the device of the model, where the fine-tuner makes its arrays and where batches must be */
+    public Device device() {
+        return manager.getDevice();
     }
 
     /** @return the model being trained */

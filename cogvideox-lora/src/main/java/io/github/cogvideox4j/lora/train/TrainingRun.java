@@ -1,5 +1,6 @@
 package io.github.cogvideox4j.lora.train;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -142,7 +143,7 @@ public final class TrainingRun {
             List<BatchPlan> plan = sampler.resume(epoch, position);
             LoaderOptions options = new LoaderOptions(prefetch, BadSamplePolicy.FAIL, tuner.seed(),
                     (long) epoch * perEpoch + position, accumulation);
-            try (NDManager loaderManager = NDManager.newBaseManager();
+            try (NDManager loaderManager = NDManager.newBaseManager(tuner.device());
                     BatchLoader loader = new BatchLoader(slices(plan), source, loaderManager, options)) {
                 while (tuner.completedSteps() < totalSteps && loader.hasNext()) {
                     List<Batch> batches = new ArrayList<>();
@@ -220,7 +221,7 @@ public final class TrainingRun {
 
     /** The held-out loss over the validation batches (loaded without prefetch, at fixed draws). */
     private double validate() {
-        try (NDManager m = NDManager.newBaseManager();
+        try (NDManager m = NDManager.newBaseManager(tuner.device());
                 BatchLoader loader = new BatchLoader(validationBatches, source, m,
                         new LoaderOptions(1, BadSamplePolicy.FAIL, tuner.seed(), 0))) {
             List<Batch> batches = new ArrayList<>();
@@ -251,7 +252,8 @@ public final class TrainingRun {
     }
 
     private Path save(long step, int epoch) throws IOException {
-        try (NDManager m = NDManager.newBaseManager()) {
+        // checkpoint tensors made from Java data go to the file through host memory: CPU, whatever the model's device
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             Optional<ShardedAdamW> sharded = tuner.shardedOptimizer();
             Map<String, NDArray> tensors = new LinkedHashMap<>();
             ObjectNode json = null;
@@ -293,7 +295,8 @@ public final class TrainingRun {
         if (store == null) {
             return tuner.completedSteps();
         }
-        try (NDManager m = NDManager.newBaseManager()) {
+        // read on the CPU: the saved tensors are copied into the parameters and the optimizer through Java arrays
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
             Optional<Checkpoint> latest = store.latest(m);
             agreeOnCheckpoint(latest.map(Checkpoint::step).orElse(-1L));
             if (latest.isEmpty()) {
@@ -320,7 +323,7 @@ public final class TrainingRun {
                 Optional<ShardedAdamW> sharded = tuner.shardedOptimizer();
                 if (sharded.isPresent()) {
                     sharded.get().load(moments);
-                    tuner.optimizer().loadState(new OptimizerState(optimizerStep, Map.of()));
+                    tuner.optimizer().loadState(new OptimizerState(optimizerStep, Map.of()), tuner.device());
                 } else {
                     Map<String, OptimizerState.Moments> byName = new LinkedHashMap<>();
                     if (optimizerStep > 0) {
@@ -335,7 +338,7 @@ public final class TrainingRun {
                                     tuner.trainable().get(name).getShape().getShape(), avg, sq));
                         }
                     }
-                    tuner.optimizer().loadState(new OptimizerState(optimizerStep, byName));
+                    tuner.optimizer().loadState(new OptimizerState(optimizerStep, byName), tuner.device());
                 }
             }
             tuner.resumeAt(ck.step(), ck.state().get("epoch").asInt());

@@ -135,7 +135,7 @@ public final class ValidationVideos {
         List<Path> files = new ArrayList<>(2 * prompts.size());
         long t0 = System.nanoTime();
         for (int k = 0; k < prompts.size(); k++) {
-            try (NDManager scope = NDManager.newBaseManager();
+            try (NDManager scope = NDManager.newBaseManager(pipeline.device());
                     NoGrad ignored = NoGrad.enter()) {
                 GenerationRequest.Builder request = GenerationRequest.builder().negativePrompt(negativePrompt)
                         .height(height).width(width).numFrames(numFrames).inferenceSteps(inferenceSteps)

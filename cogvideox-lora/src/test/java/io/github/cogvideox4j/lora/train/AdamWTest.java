@@ -91,7 +91,7 @@ class AdamWTest {
             try (NDArray src = manager.create(saved)) {
                 b.set(new ai.djl.ndarray.index.NDIndex(":"), src);
             }
-            resumed.loadState(state);
+            resumed.loadState(state, b.getDevice());
             setGradient(manager, b, GRADS[2]);
             resumed.step(Map.of("w", b));
             assertThat(b.toFloatArray()).containsExactly(a.toFloatArray());

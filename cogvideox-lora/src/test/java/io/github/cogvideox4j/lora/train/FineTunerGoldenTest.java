@@ -10,6 +10,7 @@ import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.schedule.TrainingInput;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import io.github.cogvideox4j.lora.LoraAdapter;
 import io.github.cogvideox4j.lora.LoraConfig;
@@ -47,7 +48,7 @@ class FineTunerGoldenTest {
         boolean lora = training.get("mode").asText().equals("lora");
         double maxParamErr = 0;
         double maxLossRel = 0;
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 SafetensorsReader golden = SafetensorsReader.open(dir.resolve("steps.safetensors"))) {
             LoraAdapter adapter = null;
@@ -134,7 +135,7 @@ class FineTunerGoldenTest {
         TrainCase c = TrainCase.of("lora_t2v_5b");
         AdamW adamW = c.adamW();
         double lr = adamW.learningRate();
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(c.dir(), manager);
                 SafetensorsReader golden = c.openSteps();
                 LoraAdapter adapter = LoraAdapter.inject(model, c.loraConfig())) {

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import io.github.cogvideox4j.lora.LoraAdapter;
 import io.github.cogvideox4j.lora.LoraConfig;
@@ -41,7 +42,7 @@ class TrainGoldenTest {
         double maxNormRelErr = 0;
         double maxAvgErr = 0;
         double maxSqErr = 0;
-        try (NDManager manager = NDManager.newBaseManager();
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 SafetensorsReader golden = SafetensorsReader.open(dir.resolve("steps.safetensors"));
                 AdamW adamW = AdamW.builder().learningRate(opt.get("lr").asDouble())

@@ -72,6 +72,10 @@ public final class TorchSaveReader implements TensorSource {
     public static final int MAX_PICKLE_BYTES = 32 << 20;
     /** The most leaves (tensors and other values) listed when the tree is flattened into paths. */
     public static final int MAX_LEAVES = 1_000_000;
+    /** A view may read at most this many times its storage's bytes (see {@link #maxExpandedBytes}). */
+    public static final int MAX_EXPANSION = 64;
+    /** ... or this many bytes, whichever is more. */
+    public static final long MIN_EXPANSION_LIMIT = 4L << 20;
     private static final int MAP_THRESHOLD = 1 << 20;
     private static final int SMALL_ENTRY = 4096;
 
@@ -404,6 +408,22 @@ public final class TorchSaveReader implements TensorSource {
         if (problem != null) {
             throw new TorchSaveFormatException(file, t.entry(), name, Reason.LIMIT_EXCEEDED, problem);
         }
+        long storageBytes = t.storageNumel() * es;
+        if (stored > maxExpandedBytes(storageBytes)) {
+            throw new TorchSaveFormatException(file, t.entry(), name, Reason.LIMIT_EXCEEDED, "the view " + t
+                    + " expands its " + storageBytes + "-byte storage to " + stored + " bytes (stride 0 or overlapping "
+                    + "strides); at most " + maxExpandedBytes(storageBytes) + " bytes (" + MAX_EXPANSION
+                    + " x the storage, or " + (MIN_EXPANSION_LIMIT >> 20) + " MiB) may be read from it");
+        }
+    }
+
+    /**
+     * The most bytes a view may produce from a storage of {@code storageBytes}: an expanded (stride-0 or overlapping)
+     * view makes a few bytes of the file into any number of elements, a decompression bomb without compression.
+     */
+    static long maxExpandedBytes(long storageBytes) {
+        return storageBytes > Long.MAX_VALUE / MAX_EXPANSION ? Long.MAX_VALUE
+                : Math.max(MIN_EXPANSION_LIMIT, storageBytes * MAX_EXPANSION);
     }
 
     /** The view's elements as little-endian bytes in row-major order, position 0. */

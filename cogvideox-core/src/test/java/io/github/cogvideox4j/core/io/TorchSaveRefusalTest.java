@@ -412,6 +412,27 @@ class TorchSaveRefusalTest {
     }
 
     @Test
+    void anExpandedViewMayNotTurnAFewBytesIntoGigabytes() throws Exception {
+        byte[] one = TorchSaveFiles.f32(1);
+        long elements = TorchSaveReader.maxExpandedBytes(one.length) / Float.BYTES + 1; // one element over the bound
+        assertRefused(tensorFile("bomb.pt", 1, 0, new long[] {elements}, new long[] {0}, one), Reason.LIMIT_EXCEEDED,
+                null, "expands its 4-byte storage to " + elements * Float.BYTES + " bytes");
+    }
+
+    @Test
+    void anExpandedViewWithinTheBoundReadsAsTheRepeatedElement() throws Exception {
+        byte[] one = TorchSaveFiles.f32(2.5f);
+        long elements = TorchSaveReader.maxExpandedBytes(one.length) / Float.BYTES;
+        try (TorchSaveReader r = TorchSaveReader.open(tensorFile("wide.pt", 1, 0, new long[] {elements},
+                new long[] {0}, one))) {
+            float[] values = r.readFloats("t");
+            assertThat(values).hasSize((int) elements);
+            assertThat(values[0]).isEqualTo(2.5f);
+            assertThat(values[values.length - 1]).isEqualTo(2.5f);
+        }
+    }
+
+    @Test
     void aStorageWithoutAnEntryOrOfAnUnlistedTypeIsRefused() throws Exception {
         Pickle p = new Pickle().proto(2);
         p.tensor(Tensor.contiguous("9", SafetensorsDType.F32, 1), 1).stop();

@@ -65,6 +65,7 @@ import java.util.regex.PatternSyntaxException;
  * ofs: 2.0                              # CogVideoX1.5-I2V only
  * sincos_at_untrained_size: false       # CogVideoX-5b-I2V only
  * distributed: {timeout_seconds: 1800}  # several ranks: rendezvous and collective timeout
+ * memory_budget_gb: 20                  # optional: refuse to start when the memory plan peaks above 20 GiB
  * }</pre>
  *
  * <p>Only {@code model}, {@code data} and {@code output_dir} are required. Defaults of the other keys (the reference
@@ -255,6 +256,7 @@ public final class TrainingConfig {
         private double ofs = 2.0;
         private boolean sincosAtUntrainedSize;
         private Distributed distributed = Distributed.DEFAULT;
+        private Double memoryBudgetGb;
 
         private Builder() {}
 
@@ -507,6 +509,15 @@ public final class TrainingConfig {
          */
         public Builder distributed(Distributed value) {
             this.distributed = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code memory_budget_gb}, or {@code null} for no budget
+         * @return this builder
+         */
+        public Builder memoryBudgetGb(Double value) {
+            this.memoryBudgetGb = value;
             return this;
         }
 
@@ -775,6 +786,14 @@ public final class TrainingConfig {
         return v.distributed;
     }
 
+    /**
+     * @return {@code memory_budget_gb}: the run refuses to start when its {@link MemoryPlan} peaks above this many
+     *     GiB (&gt; 0), or {@code null} for no budget
+     */
+    public Double memoryBudgetGb() {
+        return v.memoryBudgetGb;
+    }
+
     /** Two configurations are equal when their file forms ({@link #toTree()}) are. */
     @Override
     public boolean equals(Object o) {
@@ -948,6 +967,9 @@ public final class TrainingConfig {
         if (!(ofs() >= 0) || !Double.isFinite(ofs())) {
             p.add("ofs: must be a finite number >= 0, got " + ofs());
         }
+        if (memoryBudgetGb() != null && !(memoryBudgetGb() > 0 && Double.isFinite(memoryBudgetGb()))) {
+            p.add("memory_budget_gb: must be a finite number > 0 (GiB), got " + memoryBudgetGb());
+        }
         if (distributed() == null) {
             p.add("distributed: missing");
         } else if (distributed().timeoutSeconds() <= 0) {
@@ -1095,7 +1117,7 @@ public final class TrainingConfig {
             "steps", "batch_size", "gradient_accumulation", "learning_rate", "betas", "epsilon", "weight_decay",
             "lr_schedule", "max_grad_norm", "seed", "checkpoint_every", "keep_last", "validation_every",
             "non_finite", "gradient_checkpointing", "mixed_precision", "rope", "id_token", "caption_dropout",
-            "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed");
+            "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "memory_budget_gb");
     private static final Pattern BUCKET =
             Pattern.compile("\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*");
     /** Keys that only say where or how often rank 0 writes, and may differ between the ranks of one run. */
@@ -1218,6 +1240,9 @@ public final class TrainingConfig {
         if (distributed() != null) {
             r.putObject("distributed").put("timeout_seconds", distributed().timeoutSeconds());
         }
+        if (memoryBudgetGb() != null) {
+            r.put("memory_budget_gb", memoryBudgetGb());
+        }
         return r;
     }
 
@@ -1339,6 +1364,7 @@ public final class TrainingConfig {
         set(t.number(root, "image_latent_dropout", ""), b::imageLatentDropout);
         set(t.number(root, "ofs", ""), b::ofs);
         set(t.bool(root, "sincos_at_untrained_size", ""), b::sincosAtUntrainedSize);
+        set(t.number(root, "memory_budget_gb", ""), b::memoryBudgetGb);
         return b.build();
     }
 

@@ -28,6 +28,8 @@ import io.github.cogvideox4j.lora.LoraAdapter;
 import io.github.cogvideox4j.lora.train.AdamW;
 import io.github.cogvideox4j.lora.train.CheckpointStore;
 import io.github.cogvideox4j.lora.train.FineTuner;
+import io.github.cogvideox4j.lora.train.MemoryBudgetException;
+import io.github.cogvideox4j.lora.train.MemoryPlan;
 import io.github.cogvideox4j.lora.train.StepResult;
 import io.github.cogvideox4j.lora.train.SyntheticLatentDataset;
 import io.github.cogvideox4j.lora.train.TrainingConfig;
@@ -185,6 +187,18 @@ final class TrainCommand implements Callable<Integer> {
             out.println(sampler.report().format());
             if (dryRun) {
                 printEstimate(out, cfg, config, latentBuckets);
+            }
+            try {
+                MemoryPlan plan = MemoryPlan.requireWithinBudget(cfg, config, latentBuckets);
+                if (cfg.memoryBudgetGb() != null) {
+                    out.printf("memory plan %.3f GiB fits memory_budget_gb %s%n", plan.peakBytes() / (double) (1L << 30),
+                            cfg.memoryBudgetGb());
+                }
+            } catch (MemoryBudgetException e) {
+                System.err.println("cogvideox train: " + e.getMessage());
+                return 2;
+            }
+            if (dryRun) {
                 return 0;
             }
             LoraAdapter lora = cfg.loraConfig().map(c -> LoraAdapter.inject(model, c)).orElse(null);
@@ -368,7 +382,7 @@ final class TrainCommand implements Callable<Integer> {
         return batches;
     }
 
-    /** Parameters, optimizer state and activations by shape arithmetic; time from a GEMM measured here. */
+    /** Parameters and the memory plan by shape arithmetic; time from a GEMM measured here. */
     private static void printEstimate(PrintStream out, TrainingConfig cfg, CogVideoXConfig c, List<Bucket> buckets) {
         ParameterLayout layout = ParameterLayout.of(c);
         long params = layout.totalElements();
@@ -378,19 +392,16 @@ final class TrainCommand implements Callable<Integer> {
         double gflops = measureGemmGflops();
         out.printf("parameters %,d (%.1f MB fp32); trainable %,d; AdamW state %.1f MB%n", params, params * 4 / 1e6,
                 trainable, trainable * 8 / 1e6);
+        out.print(MemoryPlan.of(cfg, c, buckets).format());
         for (Bucket b : buckets) {
-            int pt = c.patchSizeT() == null ? 1 : c.patchSizeT();
-            long frames = (b.frames() + pt - 1) / pt;
-            long n = frames * (b.height() / c.patchSize()) * (b.width() / c.patchSize());
-            long s = n + c.maxTextSeqLength();
+            long s = MemoryPlan.tokens(c, b);
             long batch = cfg.batchSize();
             // per block forward: q,k,v,out 4*2*S*D^2, ff 2*2*S*D*4D, attention 4*S^2*D; step = 3x forward
             double flops = 3.0 * c.numLayers() * batch * (8.0 * s * d * d + 16.0 * s * d * d + 4.0 * s * s * d);
-            // activations kept for backward: about 30 floats of width D per token per block (q,k,v,norms,ff 4D...)
-            double act = cfg.gradientCheckpointing() ? (c.numLayers() * 2.0 + 30) * batch * s * d * 4
-                    : 30.0 * c.numLayers() * batch * s * d * 4;
+            double act = MemoryPlan.of(cfg, c, List.of(b)).activationBytes();
             out.printf("bucket %s latents: %,d tokens; step ~%.2f GFLOP -> ~%.0f ms at the measured %.0f GFLOP/s; "
-                    + "activations ~%.1f MB%n", b, s, flops / 1e9, flops / 1e9 / gflops * 1e3, gflops, act / 1e6);
+                    + "activations ~%.1f MiB%n", b, s, flops / 1e9, flops / 1e9 / gflops * 1e3, gflops,
+                    act / (1 << 20));
         }
     }
 

@@ -74,6 +74,7 @@ import java.util.regex.PatternSyntaxException;
  * ofs: 2.0                              # CogVideoX1.5-I2V only
  * sincos_at_untrained_size: false       # CogVideoX-5b-I2V only
  * distributed: {timeout_seconds: 1800}  # several ranks: rendezvous and collective timeout
+ * memory_budget_gb: 20                  # optional: refuse to start when the memory plan peaks above 20 GiB
  * }</pre>
  *
  * <p>Only {@code model}, {@code data} and {@code output_dir} are required. Defaults of the other keys (the reference
@@ -265,6 +266,7 @@ public final class TrainingConfig {
         private boolean sincosAtUntrainedSize;
         private Distributed distributed = Distributed.DEFAULT;
         private ValidationSettings validation;
+        private Double memoryBudgetGb;
 
         private Builder() {}
 
@@ -526,6 +528,15 @@ public final class TrainingConfig {
          */
         public Builder validation(ValidationSettings value) {
             this.validation = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code memory_budget_gb}, or {@code null} for no budget
+         * @return this builder
+         */
+        public Builder memoryBudgetGb(Double value) {
+            this.memoryBudgetGb = value;
             return this;
         }
 
@@ -802,6 +813,14 @@ public final class TrainingConfig {
         return v.validation;
     }
 
+    /**
+     * @return {@code memory_budget_gb}: the run refuses to start when its {@link MemoryPlan} peaks above this many
+     *     GiB (&gt; 0), or {@code null} for no budget
+     */
+    public Double memoryBudgetGb() {
+        return v.memoryBudgetGb;
+    }
+
     /** Two configurations are equal when their file forms ({@link #toTree()}) are. */
     @Override
     public boolean equals(Object o) {
@@ -975,6 +994,9 @@ public final class TrainingConfig {
         if (!(ofs() >= 0) || !Double.isFinite(ofs())) {
             p.add("ofs: must be a finite number >= 0, got " + ofs());
         }
+        if (memoryBudgetGb() != null && !(memoryBudgetGb() > 0 && Double.isFinite(memoryBudgetGb()))) {
+            p.add("memory_budget_gb: must be a finite number > 0 (GiB), got " + memoryBudgetGb());
+        }
         if (distributed() == null) {
             p.add("distributed: missing");
         } else if (distributed().timeoutSeconds() <= 0) {
@@ -1142,7 +1164,7 @@ public final class TrainingConfig {
             "steps", "batch_size", "gradient_accumulation", "learning_rate", "betas", "epsilon", "weight_decay",
             "lr_schedule", "max_grad_norm", "seed", "checkpoint_every", "keep_last", "validation_every",
             "non_finite", "gradient_checkpointing", "mixed_precision", "rope", "id_token", "caption_dropout",
-            "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "validation");
+            "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "validation", "memory_budget_gb");
     private static final Pattern BUCKET =
             Pattern.compile("\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*");
     /** Keys that only say where or how often rank 0 writes, and may differ between the ranks of one run. */
@@ -1270,6 +1292,9 @@ public final class TrainingConfig {
         if (validation() != null) {
             r.set("validation", validation().toTree());
         }
+        if (memoryBudgetGb() != null) {
+            r.put("memory_budget_gb", memoryBudgetGb());
+        }
         return r;
     }
 
@@ -1392,6 +1417,7 @@ public final class TrainingConfig {
         set(t.number(root, "ofs", ""), b::ofs);
         set(t.bool(root, "sincos_at_untrained_size", ""), b::sincosAtUntrainedSize);
         b.validation(ValidationSettings.read(t, root));
+        set(t.number(root, "memory_budget_gb", ""), b::memoryBudgetGb);
         return b.build();
     }
 

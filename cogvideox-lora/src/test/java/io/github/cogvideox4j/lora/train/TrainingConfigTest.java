@@ -61,7 +61,7 @@ class TrainingConfigTest {
                 .nonFinite(FineTuner.NonFinitePolicy.STOP).gradientCheckpointing(true)
                 .mixedPrecision(ComputePrecision.BF16).rope(FineTuner.RopeRule.DIFFUSERS_480X720).idToken("BW_STYLE")
                 .captionDropout(0.05).imageLatentDropout(0.1).ofs(3.0).sincosAtUntrainedSize(true)
-                .distributed(new TrainingConfig.Distributed(60)).build();
+                .distributed(new TrainingConfig.Distributed(60)).memoryBudgetGb(20.5).build();
         assertThat(c.problems()).isEmpty();
         assertThat(TrainingConfig.parse(c.toYaml(), true, "yaml")).isEqualTo(c);
         assertThat(TrainingConfig.parse(c.toJson(), false, "json")).isEqualTo(c);
@@ -151,6 +151,17 @@ class TrainingConfigTest {
                 .anySatisfy(p -> assertThat(p).startsWith("caption_dropout: must be a probability in [0, 1]"));
         assertThat(e.problems()).hasSize(16);
         assertThat(e).hasMessageStartingWith("bad.yaml: 16 problems in the training config:\n  - ");
+    }
+
+    @Test
+    void memoryBudgetIsOptionalAndMustBePositive() {
+        assertThat(TrainingConfig.parse(MINIMAL, true, "t").memoryBudgetGb()).isNull();
+        assertThat(TrainingConfig.parse(MINIMAL + "memory_budget_gb: 22\n", true, "t").memoryBudgetGb())
+                .isEqualTo(22.0);
+        TrainingConfigException e = catchThrowableOfType(TrainingConfigException.class,
+                () -> TrainingConfig.parse(MINIMAL + "memory_budget_gb: 0\n", true, "t"));
+        assertThat(e.problems()).singleElement().asString()
+                .startsWith("memory_budget_gb: must be a finite number > 0 (GiB), got 0.0");
     }
 
     @Test

@@ -1,0 +1,380 @@
+package io.github.cogvideox4j.lora.train;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import ai.djl.ndarray.types.Shape;
+import io.github.cogvideox4j.core.config.CogVideoXConfig;
+import io.github.cogvideox4j.core.model.ComputePrecision;
+import io.github.cogvideox4j.core.model.ParameterLayout;
+import io.github.cogvideox4j.data.Bucket;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * The planned peak resident memory of one training step, by component, from the configuration, the model's shapes
+ * and the latent buckets (no tensor is created). The activation coefficients count the tensors a CogVideoX block
+ * keeps, in units of one fp32 value per token of width D ({@code inner_dim}) or F ({@code 4·D}, the feed-forward's
+ * inner width); docs/training-cost.md ("Memory plan") lists them and compares the plan with the measured peaks.
+ *
+ * <ul>
+ *   <li>{@link Component#WEIGHTS}: every parameter and buffer; Linear weights ({@code [out, in]}) in bf16 storage
+ *       for a bf16 LoRA run (as {@code cogvideox train} loads them), everything else fp32.
+ *   <li>{@link Component#TRAINABLE_STATE}: LoRA A and B (fp32) plus, per trainable value, its gradient and the two
+ *       AdamW moments (fp32); for a full fine-tune the gradients and moments of every parameter.
+ *   <li>{@link Component#BLOCK_CHECKPOINTS}: with gradient checkpointing, each block's input hidden states plus the
+ *       upstream gradients and the recompute's input copies; without, every block's autograd-saved tensors.
+ *   <li>{@link Component#STEM_AND_HEAD}: the patch embedding's and the output head's activations.
+ *   <li>{@link Component#BLOCK_WORKING_SET}: the largest block during its backward: with checkpointing every
+ *       intermediate of its recompute (they live until its scope closes) plus the backward's transient gradients;
+ *       without, the transient gradients only (its saved tensors are in the checkpoints line).
+ *   <li>{@link Component#ATTENTION}: the fused attention kernel's backward buffers (dq, dk, dv and the row
+ *       log-sum-exp) for the largest bucket.
+ *   <li>{@link Component#RUNTIME_OVERHEAD}: a fixed allowance for libtorch, the JVM and its heap.
+ * </ul>
+ *
+ * <p>Activations are planned in fp32 also under {@code mixed_precision: bf16} (its GEMMs return fp32 activations).
+ * The largest bucket is the one with the most tokens (video tokens after patching plus {@code max_text_seq_length}).
+ *
+ * <p>Thread safety: immutable.
+ */
+public final class MemoryPlan {
+    /** The components of the plan, in the order {@link #format()} prints them. */
+    public enum Component {
+        /** Model parameters and buffers at their storage dtype. */
+        WEIGHTS("weights"),
+        /** LoRA parameters, gradients and AdamW moments (or a full fine-tune's gradients and moments). */
+        TRAINABLE_STATE("trainable state + AdamW"),
+        /** Hidden states between blocks (checkpointing) or every block's saved activations. */
+        BLOCK_CHECKPOINTS("block checkpoints"),
+        /** Activations of the patch embedding and the output head. */
+        STEM_AND_HEAD("stem + head activations"),
+        /** The largest block's recompute and backward. */
+        BLOCK_WORKING_SET("largest block working set"),
+        /** The fused attention kernel's backward buffers. */
+        ATTENTION("attention kernel"),
+        /** libtorch, the JVM and its heap. */
+        RUNTIME_OVERHEAD("runtime overhead");
+
+        private final String label;
+
+        Component(String label) {
+            this.label = label;
+        }
+
+        /** @return the name printed by {@link MemoryPlan#format()} */
+        public String label() {
+            return label;
+        }
+    }
+
+    /** Bytes of one fp32 value. */
+    static final int FP32 = 4;
+    /** Bytes of one bf16 value. */
+    static final int BF16 = 2;
+    /** Fixed allowance for libtorch, the JVM and its heap: 512 MiB. */
+    static final long RUNTIME_OVERHEAD_BYTES = 512L << 20;
+
+    // Per token, per block, in fp32 values of width D (or F = 4D, or per adapted Linear). See docs/training-cost.md.
+    /** Autograd-saved tensors of one block of width D: norm inputs and outputs, q/k/v, RoPE, attention, gates. */
+    static final int SAVED_D = 19;
+    /** Autograd-saved tensors of width F: the feed-forward's up projection and GELU outputs. */
+    static final int SAVED_F = 2;
+    /** Every forward intermediate of one block of width D (recompute under a collector). */
+    static final int INTERMEDIATE_D = 34;
+    /** Every forward intermediate of width F: up projection and GELU outputs. */
+    static final int INTERMEDIATE_F = 2;
+    /** Per adapted Linear: the B product, its scaling and the sum, each of the Linear's output width. */
+    static final int LORA_INTERMEDIATE_OUT = 3;
+    /** The backward's transient gradients of width F (GELU input and output). */
+    static final int BACKWARD_F = 2;
+    /** Checkpointing extras of width D: upstream gradients (current and new) and the recompute's input copies. */
+    static final int CHECKPOINT_EXTRA_D = 3;
+    /** Activations of the stem and the head, width D: embeddings, their concat, the head's norm and modulation. */
+    static final int STEM_HEAD_D = 6;
+    /** The attention kernel's backward: dq, dk, dv, width D each. */
+    static final int ATTENTION_D = 3;
+
+    private final Map<Component, Long> bytes;
+    private final Bucket largestBucket;
+    private final long tokens;
+
+    private MemoryPlan(Map<Component, Long> bytes, Bucket largestBucket, long tokens) {
+        this.bytes = Collections.unmodifiableMap(new EnumMap<>(bytes));
+        this.largestBucket = largestBucket;
+        this.tokens = tokens;
+    }
+
+    /**
+     * Plans one training step.
+     *
+     * @param cfg the run's configuration (LoRA or full fine-tune, batch size, checkpointing, precision)
+     * @param model the transformer's configuration
+     * @param latentBuckets the latent buckets of the data (frames x height x width, latent units), not empty
+     * @return the plan
+     * @throws IllegalArgumentException if {@code latentBuckets} is empty, or the run has neither a LoRA nor a full
+     *     fine-tune
+     */
+    public static MemoryPlan of(TrainingConfig cfg, CogVideoXConfig model, List<Bucket> latentBuckets) {
+        checkNotNull(cfg, "cfg");
+        checkNotNull(model, "model");
+        checkNotNull(latentBuckets, "latentBuckets");
+        checkArgument(!latentBuckets.isEmpty(), "latentBuckets: empty; the plan needs at least one bucket");
+        checkArgument(cfg.fullFinetune() || cfg.lora() != null, "the run trains neither a LoRA nor the full model");
+        Bucket largest = latentBuckets.stream().max(Comparator.comparingLong(b -> tokens(model, b))).orElseThrow();
+        long s = tokens(model, largest);
+        long d = model.innerDim();
+        long f = 4L * d;
+        long batch = cfg.batchSize();
+        int layers = model.numLayers();
+        boolean lora = !cfg.fullFinetune();
+        boolean bf16Base = lora && cfg.mixedPrecision() == ComputePrecision.BF16;
+
+        ParameterLayout layout = ParameterLayout.of(model);
+        long weights = 0;
+        long parameters = layout.parameterElements();
+        long loraParams = 0;
+        long loraOutWidth = 0;   // sum of the adapted Linears' output widths in one block
+        long loraRankWidth = 0;  // rank x adapted Linears in one block
+        Pattern regex = lora && cfg.lora().targetRegex() != null ? Pattern.compile(cfg.lora().targetRegex()) : null;
+        for (Map.Entry<String, Shape> e : layout.shapes().entrySet()) {
+            Shape shape = e.getValue();
+            boolean linearWeight = e.getKey().endsWith(".weight") && shape.dimension() == 2
+                    && !layout.buffers().contains(e.getKey());
+            weights += shape.size() * (linearWeight && bf16Base ? BF16 : FP32);
+            if (lora && linearWeight) {
+                String module = e.getKey().substring(0, e.getKey().length() - ".weight".length());
+                if (adapted(module, cfg.lora().targets(), regex)) {
+                    int r = cfg.lora().rank();
+                    loraParams += (long) r * (shape.get(0) + shape.get(1));
+                    if (module.startsWith("transformer_blocks.0.")) {
+                        loraOutWidth += shape.get(0);
+                        loraRankWidth += r;
+                    }
+                }
+            }
+        }
+        // LoRA: A, B + gradients + m + v; full: gradients + m + v (the parameters are in the weights)
+        long trainable = lora ? 4L * FP32 * loraParams : 3L * FP32 * parameters;
+
+        long tokenValues = batch * s;                              // fp32 values per unit of width
+        long savedPerBlock = tokenValues * (SAVED_D * d + SAVED_F * f + loraRankWidth) * FP32;
+        long checkpoints = cfg.gradientCheckpointing()
+                ? tokenValues * (layers + CHECKPOINT_EXTRA_D) * d * FP32
+                : layers * savedPerBlock;
+        long backwardTransient = tokenValues * BACKWARD_F * f * FP32;
+        long working = cfg.gradientCheckpointing()
+                ? tokenValues * (INTERMEDIATE_D * d + INTERMEDIATE_F * f + LORA_INTERMEDIATE_OUT * loraOutWidth
+                        + loraRankWidth) * FP32 + backwardTransient
+                : backwardTransient;
+        long stemHead = tokenValues * STEM_HEAD_D * d * FP32;
+        long attention = tokenValues * ATTENTION_D * d * FP32 + batch * model.numAttentionHeads() * s * FP32;
+
+        Map<Component, Long> m = new EnumMap<>(Component.class);
+        m.put(Component.WEIGHTS, weights);
+        m.put(Component.TRAINABLE_STATE, trainable);
+        m.put(Component.BLOCK_CHECKPOINTS, checkpoints);
+        m.put(Component.STEM_AND_HEAD, stemHead);
+        m.put(Component.BLOCK_WORKING_SET, working);
+        m.put(Component.ATTENTION, attention);
+        m.put(Component.RUNTIME_OVERHEAD, RUNTIME_OVERHEAD_BYTES);
+        return new MemoryPlan(m, largest, s);
+    }
+
+    /**
+     * Tokens one sample of a latent bucket puts through a block: video tokens after patching plus the text.
+     *
+     * @param model the transformer's configuration
+     * @param latentBucket frames x height x width in latent units
+     * @return {@code ceil(frames / patch_size_t) * (height / patch_size) * (width / patch_size) + max_text_seq_length}
+     */
+    public static long tokens(CogVideoXConfig model, Bucket latentBucket) {
+        int pt = model.patchSizeT() == null ? 1 : model.patchSizeT();
+        long frames = (latentBucket.frames() + pt - 1) / pt;
+        return frames * (latentBucket.height() / model.patchSize()) * (latentBucket.width() / model.patchSize())
+                + model.maxTextSeqLength();
+    }
+
+    private static boolean adapted(String module, List<String> targets, Pattern regex) {
+        if (regex != null) {
+            return regex.matcher(module).matches();
+        }
+        for (String t : targets) {
+            if (module.equals(t) || module.endsWith("." + t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * @param component a component
+     * @return its planned bytes
+     */
+    public long bytes(Component component) {
+        return bytes.get(component);
+    }
+
+    /** @return every component's planned bytes, in {@link Component} order (unmodifiable) */
+    public Map<Component, Long> components() {
+        return bytes;
+    }
+
+    /** @return the planned peak: the sum of the components, in bytes */
+    public long peakBytes() {
+        return bytes.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** @return the planned activations of the step (everything but weights, trainable state and overhead) */
+    public long activationBytes() {
+        return bytes(Component.BLOCK_CHECKPOINTS) + bytes(Component.STEM_AND_HEAD)
+                + bytes(Component.BLOCK_WORKING_SET) + bytes(Component.ATTENTION);
+    }
+
+    /** @return the latent bucket with the most tokens, the one the activations are planned for */
+    public Bucket largestBucket() {
+        return largestBucket;
+    }
+
+    /** @return tokens per sample of {@link #largestBucket()} */
+    public long tokens() {
+        return tokens;
+    }
+
+    /** @return one line per component and the peak, in GiB and MiB */
+    public String format() {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                "memory plan (largest latent bucket %s, %,d tokens per sample):%n", largestBucket, tokens));
+        for (Map.Entry<Component, Long> e : bytes.entrySet()) {
+            sb.append(String.format(Locale.ROOT, "  %-27s %9.3f GiB (%,.0f MiB)%n", e.getKey().label(),
+                    gib(e.getValue()), e.getValue() / (double) (1 << 20)));
+        }
+        sb.append(String.format(Locale.ROOT, "  %-27s %9.3f GiB%n", "planned peak", gib(peakBytes())));
+        return sb.toString();
+    }
+
+    /**
+     * A change of the configuration (or data) that makes the plan fit a budget.
+     *
+     * @param change what to change, in config-key form (e.g. {@code gradient_checkpointing: true})
+     * @param plan the plan with the change applied
+     */
+    public record Suggestion(String change, MemoryPlan plan) {}
+
+    /**
+     * Plans the run with each single switch applied (checkpointing on, bf16, the largest LoRA rank below the current
+     * one that fits, batch size 1, dropping the largest buckets, all switches together) and keeps those that fit.
+     *
+     * @param cfg the run's configuration
+     * @param model the transformer's configuration
+     * @param latentBuckets the data's latent buckets
+     * @param budgetBytes the budget
+     * @return the switches whose plan peaks at or below the budget, each with its plan
+     */
+    public static List<Suggestion> suggestions(TrainingConfig cfg, CogVideoXConfig model, List<Bucket> latentBuckets,
+            long budgetBytes) {
+        List<Suggestion> fits = new ArrayList<>();
+        TrainingConfig all = cfg;
+        if (!cfg.gradientCheckpointing()) {
+            TrainingConfig c = cfg.toBuilder().gradientCheckpointing(true).build();
+            add(fits, "gradient_checkpointing: true", of(c, model, latentBuckets), budgetBytes);
+            all = all.toBuilder().gradientCheckpointing(true).build();
+        }
+        if (cfg.mixedPrecision() != ComputePrecision.BF16 && !cfg.fullFinetune()) {
+            TrainingConfig c = cfg.toBuilder().mixedPrecision(ComputePrecision.BF16).build();
+            add(fits, "mixed_precision: bf16", of(c, model, latentBuckets), budgetBytes);
+            all = all.toBuilder().mixedPrecision(ComputePrecision.BF16).build();
+        }
+        if (!cfg.fullFinetune()) {
+            for (int r = cfg.lora().rank() / 2; r >= 1; r /= 2) {
+                TrainingConfig c = withRank(cfg, r);
+                MemoryPlan p = of(c, model, latentBuckets);
+                if (p.peakBytes() <= budgetBytes) {
+                    fits.add(new Suggestion("lora.rank: " + r, p));
+                    break;
+                }
+            }
+        }
+        if (cfg.batchSize() > 1) {
+            TrainingConfig c = cfg.toBuilder().batchSize(1).build();
+            add(fits, "batch_size: 1", of(c, model, latentBuckets), budgetBytes);
+            all = all.toBuilder().batchSize(1).build();
+        }
+        List<Bucket> sorted = new ArrayList<>(latentBuckets);
+        sorted.sort(Comparator.comparingLong((Bucket b) -> tokens(model, b)).reversed());
+        for (int drop = 1; drop < sorted.size(); drop++) {
+            List<Bucket> kept = sorted.subList(drop, sorted.size());
+            MemoryPlan p = of(cfg, model, kept);
+            if (p.peakBytes() <= budgetBytes) {
+                fits.add(new Suggestion("only buckets of at most " + p.tokens() + " tokens (drop latent "
+                        + sorted.subList(0, drop) + ")", p));
+                break;
+            }
+        }
+        if (all != cfg && fits.isEmpty()) {
+            add(fits, "all of: gradient_checkpointing: true, mixed_precision: bf16 (LoRA), batch_size: 1",
+                    of(all, model, latentBuckets), budgetBytes);
+        }
+        return fits;
+    }
+
+    private static TrainingConfig withRank(TrainingConfig cfg, int rank) {
+        TrainingConfig.LoraSettings l = cfg.lora();
+        return cfg.toBuilder().lora(new TrainingConfig.LoraSettings(rank, l.alpha(), l.targets(), l.targetRegex(),
+                l.dropout(), l.initSeed())).build();
+    }
+
+    private static void add(List<Suggestion> fits, String change, MemoryPlan plan, long budget) {
+        if (plan.peakBytes() <= budget) {
+            fits.add(new Suggestion(change, plan));
+        }
+    }
+
+    /**
+     * Refuses a run whose plan exceeds {@code memory_budget_gb}; does nothing without a budget.
+     *
+     * @param cfg the run's configuration
+     * @param model the transformer's configuration
+     * @param latentBuckets the data's latent buckets
+     * @return the plan
+     * @throws MemoryBudgetException if the planned peak exceeds the budget (message: the breakdown and the
+     *     switches that would fit)
+     */
+    public static MemoryPlan requireWithinBudget(TrainingConfig cfg, CogVideoXConfig model,
+            List<Bucket> latentBuckets) {
+        MemoryPlan plan = of(cfg, model, latentBuckets);
+        if (cfg.memoryBudgetGb() == null) {
+            return plan;
+        }
+        long budget = (long) (cfg.memoryBudgetGb() * (1L << 30));
+        if (plan.peakBytes() <= budget) {
+            return plan;
+        }
+        List<Suggestion> fits = suggestions(cfg, model, latentBuckets, budget);
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                "memory_budget_gb: the planned peak %.3f GiB exceeds the budget of %s GiB%n", gib(plan.peakBytes()),
+                cfg.memoryBudgetGb()));
+        sb.append(plan.format());
+        if (fits.isEmpty()) {
+            sb.append("no single switch (gradient_checkpointing, mixed_precision, lora.rank, batch_size, buckets) "
+                    + "makes it fit");
+        } else {
+            sb.append("switches that fit the budget:");
+            for (Suggestion s : fits) {
+                sb.append(String.format(Locale.ROOT, "%n  %s -> planned peak %.3f GiB", s.change(),
+                        gib(s.plan().peakBytes())));
+            }
+        }
+        throw new MemoryBudgetException(sb.toString(), plan, fits);
+    }
+
+    private static double gib(long bytes) {
+        return bytes / (double) (1L << 30);
+    }
+}

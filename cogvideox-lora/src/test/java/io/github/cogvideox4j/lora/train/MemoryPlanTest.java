@@ -1,0 +1,155 @@
+package io.github.cogvideox4j.lora.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.types.Shape;
+import io.github.cogvideox4j.core.config.CogVideoXConfig;
+import io.github.cogvideox4j.core.config.CogVideoXVariant;
+import io.github.cogvideox4j.core.model.ComputePrecision;
+import io.github.cogvideox4j.core.model.ParameterLayout;
+import io.github.cogvideox4j.data.Bucket;
+import io.github.cogvideox4j.lora.train.MemoryPlan.Component;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The memory plan's arithmetic, from the model's shapes, and the budget's refusal with its suggestions. */
+class MemoryPlanTest {
+    private static final CogVideoXConfig FIVE_B = CogVideoXConfig.released(CogVideoXVariant.COGVIDEOX_5B);
+    /** 49 x 480 x 720 pixels in latent units. */
+    private static final Bucket FULL_SIZE = new Bucket(13, 60, 90);
+    private static final Bucket HALF_SIZE = new Bucket(13, 30, 46);
+
+    private static TrainingConfig.Builder lora(int rank) {
+        return TrainingConfig.builder().model(TrainingConfig.ModelSource.ofPath(Path.of("CogVideoX-5b")))
+                .data(TrainingConfig.DataSource.ofCache(Path.of("latents"))).outputDir(Path.of("out"))
+                .lora(TrainingConfig.LoraSettings.of(rank, rank));
+    }
+
+    private static long fp32Elements(CogVideoXConfig c) {
+        return ParameterLayout.of(c).shapes().values().stream().mapToLong(Shape::size).sum();
+    }
+
+    private static long linearWeightElements(CogVideoXConfig c) {
+        ParameterLayout layout = ParameterLayout.of(c);
+        return layout.shapes().entrySet().stream()
+                .filter(e -> e.getKey().endsWith(".weight") && e.getValue().dimension() == 2)
+                .mapToLong(e -> e.getValue().size()).sum();
+    }
+
+    @Test
+    void aCheckpointedFp32LoraStepIsTheSumOfItsShapes() {
+        MemoryPlan plan = MemoryPlan.of(lora(128).gradientCheckpointing(true).build(), FIVE_B, List.of(FULL_SIZE));
+        long d = FIVE_B.innerDim();
+        long f = 4 * d;
+        long r = 128;
+        long layers = FIVE_B.numLayers();
+        long s = 13L * (60 / 2) * (90 / 2) + FIVE_B.maxTextSeqLength();            // patch 2, no temporal patch
+        long loraParams = layers * 4 * r * (d + d);                                // to_q, to_k, to_v, to_out.0
+
+        assertThat(plan.tokens()).isEqualTo(s).isEqualTo(17_776);
+        assertThat(plan.bytes(Component.WEIGHTS)).isEqualTo(4 * fp32Elements(FIVE_B));
+        assertThat(plan.bytes(Component.TRAINABLE_STATE)).isEqualTo(4 * 4 * loraParams);   // A/B, grad, m, v
+        assertThat(plan.bytes(Component.BLOCK_CHECKPOINTS))
+                .isEqualTo(4 * s * (layers + MemoryPlan.CHECKPOINT_EXTRA_D) * d);
+        assertThat(plan.bytes(Component.STEM_AND_HEAD)).isEqualTo(4 * s * MemoryPlan.STEM_HEAD_D * d);
+        assertThat(plan.bytes(Component.BLOCK_WORKING_SET)).isEqualTo(4 * s * (MemoryPlan.INTERMEDIATE_D * d
+                + MemoryPlan.INTERMEDIATE_F * f + 4 * (MemoryPlan.LORA_INTERMEDIATE_OUT * d + r)
+                + MemoryPlan.BACKWARD_F * f));
+        assertThat(plan.bytes(Component.ATTENTION))
+                .isEqualTo(4 * s * MemoryPlan.ATTENTION_D * d + 4 * FIVE_B.numAttentionHeads() * s);
+        assertThat(plan.bytes(Component.RUNTIME_OVERHEAD)).isEqualTo(MemoryPlan.RUNTIME_OVERHEAD_BYTES);
+        assertThat(plan.peakBytes()).isEqualTo(plan.components().values().stream().mapToLong(Long::longValue).sum());
+    }
+
+    @Test
+    void withoutCheckpointingEveryBlockKeepsItsSavedTensorsAndTheBatchScalesTheActivations() {
+        MemoryPlan one = MemoryPlan.of(lora(64).build(), FIVE_B, List.of(HALF_SIZE));
+        MemoryPlan two = MemoryPlan.of(lora(64).batchSize(2).build(), FIVE_B, List.of(HALF_SIZE));
+        long d = FIVE_B.innerDim();
+        long s = one.tokens();
+        long saved = 4 * s * (MemoryPlan.SAVED_D * d + MemoryPlan.SAVED_F * 4 * d + 4 * 64);
+        assertThat(one.bytes(Component.BLOCK_CHECKPOINTS)).isEqualTo(FIVE_B.numLayers() * saved);
+        assertThat(one.bytes(Component.BLOCK_WORKING_SET)).isEqualTo(4 * s * MemoryPlan.BACKWARD_F * 4 * d);
+        assertThat(two.activationBytes()).isEqualTo(2 * one.activationBytes());
+        assertThat(two.bytes(Component.WEIGHTS)).isEqualTo(one.bytes(Component.WEIGHTS));
+    }
+
+    @Test
+    void aBf16LoraRunStoresTheLinearWeightsInBf16() {
+        MemoryPlan fp32 = MemoryPlan.of(lora(16).build(), FIVE_B, List.of(HALF_SIZE));
+        MemoryPlan bf16 = MemoryPlan.of(lora(16).mixedPrecision(ComputePrecision.BF16).build(), FIVE_B,
+                List.of(HALF_SIZE));
+        assertThat(fp32.bytes(Component.WEIGHTS) - bf16.bytes(Component.WEIGHTS))
+                .isEqualTo(2 * linearWeightElements(FIVE_B));
+        assertThat(bf16.activationBytes()).isEqualTo(fp32.activationBytes());
+    }
+
+    @Test
+    void aFullFineTuneAddsGradientsAndBothMomentsOfEveryParameter() {
+        MemoryPlan plan = MemoryPlan.of(lora(1).lora(null).fullFinetune(true).build(), FIVE_B, List.of(HALF_SIZE));
+        assertThat(plan.bytes(Component.TRAINABLE_STATE))
+                .isEqualTo(3 * 4 * ParameterLayout.of(FIVE_B).parameterElements());
+    }
+
+    @Test
+    void theLargestBucketByTokensSetsTheActivations() {
+        MemoryPlan both = MemoryPlan.of(lora(8).build(), FIVE_B, List.of(HALF_SIZE, FULL_SIZE));
+        assertThat(both.largestBucket()).isEqualTo(FULL_SIZE);
+        assertThat(both.activationBytes())
+                .isEqualTo(MemoryPlan.of(lora(8).build(), FIVE_B, List.of(FULL_SIZE)).activationBytes());
+    }
+
+    @Test
+    void formatListsEveryComponentAndThePeak() {
+        String text = MemoryPlan.of(lora(8).build(), FIVE_B, List.of(FULL_SIZE)).format();
+        for (Component c : Component.values()) {
+            assertThat(text).contains(c.label());
+        }
+        assertThat(text).contains("planned peak").contains("17,776 tokens");
+    }
+
+    @Test
+    void aPlanAboveTheBudgetIsRefusedWithTheBreakdownAndTheSwitchesThatFit() {
+        TrainingConfig cfg = lora(128).build();                                    // fp32, no checkpointing
+        List<Bucket> buckets = List.of(HALF_SIZE, FULL_SIZE);
+        MemoryPlan plan = MemoryPlan.of(cfg, FIVE_B, buckets);
+        MemoryPlan checkpointed = MemoryPlan.of(cfg.toBuilder().gradientCheckpointing(true).build(), FIVE_B,
+                buckets);
+        assertThat(checkpointed.peakBytes()).isLessThan(plan.peakBytes());
+        double budgetGb = (checkpointed.peakBytes() + plan.peakBytes()) / 2.0 / (1L << 30);
+        TrainingConfig budgeted = cfg.toBuilder().memoryBudgetGb(budgetGb).build();
+
+        assertThatThrownBy(() -> MemoryPlan.requireWithinBudget(budgeted, FIVE_B, buckets))
+                .isInstanceOfSatisfying(MemoryBudgetException.class, e -> {
+                    assertThat(e.plan().peakBytes()).isEqualTo(plan.peakBytes());
+                    assertThat(e.suggestions()).extracting(MemoryPlan.Suggestion::change)
+                            .contains("gradient_checkpointing: true");
+                    assertThat(e.suggestions()).allSatisfy(s -> assertThat(s.plan().peakBytes())
+                            .isLessThanOrEqualTo((long) (budgetGb * (1L << 30))));
+                    assertThat(e.getMessage()).contains("exceeds the budget").contains(plan.format())
+                            .contains("gradient_checkpointing: true -> planned peak");
+                });
+    }
+
+    @Test
+    void suggestionsOnlyListSwitchesWhosePlanFits() {
+        TrainingConfig cfg = lora(128).batchSize(2).build();
+        List<Bucket> buckets = List.of(HALF_SIZE, FULL_SIZE);
+        long budget = MemoryPlan.of(cfg.toBuilder().batchSize(1).build(), FIVE_B, buckets).peakBytes();
+        List<MemoryPlan.Suggestion> fits = MemoryPlan.suggestions(cfg, FIVE_B, buckets, budget);
+        assertThat(fits).extracting(MemoryPlan.Suggestion::change).contains("batch_size: 1");
+        assertThat(fits).allSatisfy(s -> assertThat(s.plan().peakBytes()).isLessThanOrEqualTo(budget));
+        assertThat(MemoryPlan.suggestions(cfg, FIVE_B, buckets, 1)).isEmpty();
+    }
+
+    @Test
+    void aPlanWithinTheBudgetIsReturned() {
+        TrainingConfig cfg = lora(16).gradientCheckpointing(true).build();
+        MemoryPlan plan = MemoryPlan.of(cfg, FIVE_B, List.of(FULL_SIZE));
+        double budgetGb = plan.peakBytes() / (double) (1L << 30) + 0.001;
+        assertThat(MemoryPlan.requireWithinBudget(cfg.toBuilder().memoryBudgetGb(budgetGb).build(), FIVE_B,
+                List.of(FULL_SIZE)).peakBytes()).isEqualTo(plan.peakBytes());
+    }
+}

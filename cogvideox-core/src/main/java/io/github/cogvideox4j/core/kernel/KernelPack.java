@@ -93,7 +93,26 @@ public final class KernelPack implements AutoCloseable {
                     + " -> Tensor:\n"
                     + "    return torch.linear(x, w.to(6))\n"
                     + "  def add_into_bf16(self: __torch__." + CLASS_NAME + ", w: Tensor, delta: Tensor) -> Tensor:\n"
-                    + "    return w.copy_(torch.add(w.to(6), delta).to(15))\n";
+                    + "    return w.copy_(torch.add(w.to(6), delta).to(15))\n"
+                    + "  def int8_scale(self: __torch__." + CLASS_NAME + ", w: Tensor) -> Tensor:\n"
+                    + "    s = torch.div(torch.amax(torch.abs(w.to(6)), [1], True), 127.0)\n"
+                    + "    return torch.where(torch.gt(s, 0.0), s, torch.ones_like(s))\n"
+                    + "  def quantize_int8(self: __torch__." + CLASS_NAME + ", w: Tensor, s: Tensor) -> Tensor:\n"
+                    + "    return torch.clamp(torch.round(torch.div(w.to(6), s)), -127.0, 127.0).to(1)\n"
+                    + "  def dequantize_int8(self: __torch__." + CLASS_NAME + ", q: Tensor, s: Tensor) -> Tensor:\n"
+                    + "    return torch.mul(q.to(6), s)\n"
+                    + "  def linear_int8(self: __torch__." + CLASS_NAME + ", x: Tensor, q: Tensor, s: Tensor,"
+                    + " b: Tensor) -> Tensor:\n"
+                    + "    return torch.linear(x, torch.mul(q.to(6), s), b)\n"
+                    + "  def linear_int8_nobias(self: __torch__." + CLASS_NAME + ", x: Tensor, q: Tensor, s: Tensor)"
+                    + " -> Tensor:\n"
+                    + "    return torch.linear(x, torch.mul(q.to(6), s))\n"
+                    + "  def linear_int8_bf16(self: __torch__." + CLASS_NAME + ", x: Tensor, q: Tensor, s: Tensor,"
+                    + " b: Tensor) -> Tensor:\n"
+                    + "    return torch.linear(x.to(15), torch.mul(q.to(6), s).to(15), b.to(15)).to(6)\n"
+                    + "  def linear_int8_bf16_nobias(self: __torch__." + CLASS_NAME + ", x: Tensor, q: Tensor,"
+                    + " s: Tensor) -> Tensor:\n"
+                    + "    return torch.linear(x.to(15), torch.mul(q.to(6), s).to(15)).to(6)\n";
 
     private final PtNDManager manager;
     private final PtSymbolBlock module;
@@ -105,6 +124,13 @@ public final class KernelPack implements AutoCloseable {
     private final NDArray linearWidenMethod;
     private final NDArray linearWidenNoBiasMethod;
     private final NDArray addIntoBf16Method;
+    private final NDArray int8ScaleMethod;
+    private final NDArray quantizeInt8Method;
+    private final NDArray dequantizeInt8Method;
+    private final NDArray linearInt8Method;
+    private final NDArray linearInt8NoBiasMethod;
+    private final NDArray linearInt8Bf16Method;
+    private final NDArray linearInt8Bf16NoBiasMethod;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private KernelPack(PtNDManager manager, PtSymbolBlock module) {
@@ -118,6 +144,13 @@ public final class KernelPack implements AutoCloseable {
         this.linearWidenMethod = methodSelector("linear_widen");
         this.linearWidenNoBiasMethod = methodSelector("linear_widen_nobias");
         this.addIntoBf16Method = methodSelector("add_into_bf16");
+        this.int8ScaleMethod = methodSelector("int8_scale");
+        this.quantizeInt8Method = methodSelector("quantize_int8");
+        this.dequantizeInt8Method = methodSelector("dequantize_int8");
+        this.linearInt8Method = methodSelector("linear_int8");
+        this.linearInt8NoBiasMethod = methodSelector("linear_int8_nobias");
+        this.linearInt8Bf16Method = methodSelector("linear_int8_bf16");
+        this.linearInt8Bf16NoBiasMethod = methodSelector("linear_int8_bf16_nobias");
     }
 
     /**
@@ -311,6 +344,110 @@ public final class KernelPack implements AutoCloseable {
                 w.getShape(), delta.getShape());
         NDArray alias = run("add_into_bf16", addIntoBf16Method, w, delta);
         alias.close(); // a second handle on w itself; w stays open
+    }
+
+    /**
+     * Symmetric per-output-channel int8 scales of a weight: {@code s[i] = max_j |w[i, j]| / 127} in float32 (1 for an
+     * all-zero row, whose codes are then all 0). Nothing is recorded for autograd on a frozen weight.
+     *
+     * @param w {@code [out, in]}: FLOAT32, FLOAT16 or a bf16 weight made by {@link #toBf16} (reported UNKNOWN)
+     * @return {@code [out, 1]} FLOAT32 scales, owned by {@code w}'s manager
+     * @throws IllegalArgumentException if {@code w} is not 2-D
+     * @throws IllegalStateException if the pack is closed
+     * @throws CogVideoXException if libtorch fails
+     */
+    public NDArray int8Scale(NDArray w) {
+        checkNotNull(w, "w");
+        checkArgument(w.getShape().dimension() == 2, "int8Scale: w must be [out, in], got %s", w.getShape());
+        return run("int8_scale", int8ScaleMethod, w);
+    }
+
+    /**
+     * Int8 codes {@code q = clamp(round(w / s), -127, 127)}, with {@code round} half to even ({@code torch.round}).
+     * Since {@code |w / s| <= 127} up to float32 rounding, the clamp never changes a code and
+     * {@code |w - q s| <= s / 2} up to float32 rounding.
+     *
+     * @param w {@code [out, in]}: FLOAT32, FLOAT16 or a bf16 weight made by {@link #toBf16} (reported UNKNOWN)
+     * @param scale {@code [out, 1]} FLOAT32, from {@link #int8Scale}
+     * @return {@code [out, in]} INT8 codes (1 byte per element), owned by {@code w}'s manager
+     * @throws IllegalArgumentException if the shapes or the scale's dtype do not fit
+     * @throws IllegalStateException if the pack is closed
+     * @throws CogVideoXException if libtorch fails
+     */
+    public NDArray quantizeInt8(NDArray w, NDArray scale) {
+        checkNotNull(w, "w");
+        checkScale(w, scale, "quantizeInt8");
+        return run("quantize_int8", quantizeInt8Method, w, scale);
+    }
+
+    /**
+     * {@code q * s} in float32: the dequantised weight.
+     *
+     * @param q {@code [out, in]} INT8 codes from {@link #quantizeInt8}
+     * @param scale {@code [out, 1]} FLOAT32
+     * @return {@code [out, in]} FLOAT32, owned by {@code q}'s manager
+     * @throws IllegalArgumentException if {@code q} is not INT8 or the shapes do not fit
+     * @throws IllegalStateException if the pack is closed
+     * @throws CogVideoXException if libtorch fails
+     */
+    public NDArray dequantizeInt8(NDArray q, NDArray scale) {
+        checkInt8(q, scale, "dequantizeInt8");
+        return run("dequantize_int8", dequantizeInt8Method, q, scale);
+    }
+
+    /**
+     * {@code torch.nn.functional.linear} with an int8 weight dequantised inside the method for this call only:
+     * {@code linear(x, q * s, b)} in float32, or with {@code bf16} {@code linear(x.to(bf16), (q * s).to(bf16),
+     * b.to(bf16)).to(float32)}. The float32 dequantised copy lives only during the call (and, when recording, as
+     * the operand autograd saves). Differentiable with respect to {@code x} and {@code bias} when recording.
+     *
+     * @param x input {@code [..., in]}, FLOAT32
+     * @param q {@code [out, in]} INT8 codes from {@link #quantizeInt8}
+     * @param scale {@code [out, 1]} FLOAT32 per-output-channel scales
+     * @param bias {@code [out]} FLOAT32, or {@code null}
+     * @param bf16 whether to run the GEMM in bfloat16
+     * @return {@code [..., out]} FLOAT32, owned by {@code x}'s manager
+     * @throws UnsupportedDTypeException if {@code x} or {@code bias} is BFLOAT16 or UNKNOWN
+     * @throws IllegalArgumentException if a dtype or shape does not fit
+     * @throws IllegalStateException if the pack is closed
+     * @throws CogVideoXException if libtorch fails
+     */
+    public NDArray linearInt8(NDArray x, NDArray q, NDArray scale, NDArray bias, boolean bf16) {
+        checkInt8(q, scale, "linearInt8");
+        DTypeGuard.requireSupported(x, "linearInt8 input");
+        checkArgument(x.getDataType() == DataType.FLOAT32, "linearInt8: input must be FLOAT32, got %s",
+                x.getDataType());
+        Shape xs = x.getShape();
+        checkArgument(xs.dimension() >= 1 && xs.get(xs.dimension() - 1) == q.getShape().get(1),
+                "linearInt8: input [..., in] %s does not fit weight [out, in] %s", xs, q.getShape());
+        if (bias == null) {
+            return bf16 ? run("linear_int8_bf16_nobias", linearInt8Bf16NoBiasMethod, x, q, scale)
+                    : run("linear_int8_nobias", linearInt8NoBiasMethod, x, q, scale);
+        }
+        DTypeGuard.requireSupported(bias, "linearInt8 bias");
+        checkArgument(bias.getDataType() == DataType.FLOAT32, "linearInt8: bias must be FLOAT32, got %s",
+                bias.getDataType());
+        checkArgument(bias.getShape().equals(new Shape(q.getShape().get(0))), "linearInt8: bias %s does not fit "
+                + "weight %s", bias.getShape(), q.getShape());
+        return bf16 ? run("linear_int8_bf16", linearInt8Bf16Method, x, q, scale, bias)
+                : run("linear_int8", linearInt8Method, x, q, scale, bias);
+    }
+
+    private static void checkInt8(NDArray q, NDArray scale, String what) {
+        checkNotNull(q, "%s codes", what);
+        checkArgument(q.getDataType() == DataType.INT8, "%s: codes must be INT8, got %s", what, q.getDataType());
+        checkScale(q, scale, what);
+    }
+
+    private static void checkScale(NDArray w, NDArray scale, String what) {
+        checkNotNull(scale, "%s scale", what);
+        checkArgument(w.getShape().dimension() == 2, "%s: weight must be [out, in], got %s", what, w.getShape());
+        DTypeGuard.requireSupported(scale, what + " scale");
+        checkArgument(scale.getDataType() == DataType.FLOAT32, "%s: scale must be FLOAT32, got %s", what,
+                scale.getDataType());
+        checkArgument(scale.getShape().equals(new Shape(w.getShape().get(0), 1)),
+                "%s: scale must be [%s, 1] for weight %s, got %s", what, w.getShape().get(0), w.getShape(),
+                scale.getShape());
     }
 
     private static void checkLinear(NDArray x, NDArray weight, NDArray bias, String what) {

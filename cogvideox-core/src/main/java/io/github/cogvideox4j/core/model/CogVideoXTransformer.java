@@ -72,6 +72,8 @@ public final class CogVideoXTransformer implements AutoCloseable {
     private final DataType dtype;
     private final boolean bf16Storage;
     private final Map<String, NDArray> parameters;
+    private final Map<String, NDArray> mutableParameters;
+    private boolean int8Base;
     private final Map<String, NDArray> buffers;
     private final Kernels kernels;
 
@@ -110,6 +112,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
             }
             (layout.buffers().contains(name) ? bufs : params).put(name, a);
         }
+        this.mutableParameters = params;
         this.parameters = Collections.unmodifiableMap(params);
         this.buffers = Collections.unmodifiableMap(bufs);
         this.kernels = new Kernels(pack);
@@ -490,11 +493,52 @@ public final class CogVideoXTransformer implements AutoCloseable {
             bytes += a.getShape().size() * a.getDataType().getNumOfBytes();
         }
         for (Linear l : linears.values()) {
-            if (l.hasBf16Weight()) {
-                bytes += l.weightShape().size() * 2;
+            if (l.hasBf16Weight() || l.hasInt8Weight()) {
+                bytes += l.weightStorageBytes();
             }
         }
         return bytes;
+    }
+
+    /**
+     * Holds every frozen base Linear weight (the names of {@link #linearNames}) as symmetric int8 codes with one
+     * FLOAT32 scale per output channel, {@code s = max|w_row| / 127}, codes {@code round_half_even(w / s)}; each GEMM
+     * dequantises {@code q s} inside the kernel pack for the call, in the model's {@link ComputePrecision}. The
+     * weights then take 1 byte per element (plus 4 bytes per output channel) and each element is off by at most
+     * {@code s / 2}. The quantised weights leave {@link #namedParameters()}, and the model stays frozen
+     * ({@link #setRequiresGradient} refuses {@code true}); adapters (LoRA) stay float32. Works on FLOAT32 and on
+     * bf16-storage models (the latter quantise the bf16 values). Each layer's previous weight is freed as soon as
+     * its codes exist. Calling it again does nothing.
+     *
+     * @throws IllegalStateException if a Linear weight requires a gradient (a full fine-tune cannot use an int8
+     *     base: freeze with {@code setRequiresGradient(false)} and train a LoRA), or the model is FLOAT16
+     */
+    public void quantizeBaseWeightsToInt8() {
+        if (dtype != DataType.FLOAT32) {
+            throw new IllegalStateException(config.variant().displayName() + ": int8 base weights need a FLOAT32 "
+                    + "model (float32 activations), but it is held in " + dtype);
+        }
+        for (Linear l : linears.values()) {
+            NDArray w = mutableParameters.get(l.name() + ".weight");
+            if (w != null && w.hasGradient()) {
+                throw new IllegalStateException(config.variant().displayName() + ": " + l.name() + ".weight "
+                        + "requires a gradient; int8 base weights are for a frozen base (LoRA). A full fine-tune "
+                        + "cannot train int8 weights: use base_precision fp32 (or mixed_precision bf16), or freeze "
+                        + "the base with setRequiresGradient(false) first");
+            }
+        }
+        for (Linear l : linears.values()) {
+            l.quantizeToInt8();
+            mutableParameters.remove(l.name() + ".weight");
+        }
+        int8Base = true;
+        LOG.info("{}: {} Linear weights held in int8 with per-channel scales ({} weight bytes)",
+                config.variant().displayName(), linears.size(), weightBytes());
+    }
+
+    /** @return whether the Linear weights are held in int8 ({@link #quantizeBaseWeightsToInt8()}) */
+    public boolean hasInt8Base() {
+        return int8Base;
     }
 
     /**
@@ -535,6 +579,11 @@ public final class CogVideoXTransformer implements AutoCloseable {
      *     calls); train adapters on it, or load FLOAT32 to train the base weights
      */
     public void setRequiresGradient(boolean requiresGradient) {
+        if (requiresGradient && int8Base) {
+            throw new io.github.cogvideox4j.core.kernel.UnsupportedDTypeException(config.variant().displayName()
+                    + ": the Linear weights are held in int8 and are frozen; int8 codes cannot be trained. Train "
+                    + "adapters (LoRA) on this model, or keep the base in FLOAT32 to train the base weights");
+        }
         if (requiresGradient && bf16Storage) {
             throw new io.github.cogvideox4j.core.kernel.UnsupportedDTypeException(config.variant().displayName()
                     + ": the Linear weights are held in bf16 storage and are frozen; gradients for them would be bf16 "

@@ -55,6 +55,17 @@ final class Kernels implements AutoCloseable {
      * FP32, used as is for BF16), so it never reaches a DJL op.
      */
     NDArray linear(NDArray x, NDArray weight, NDArray bias, boolean bf16Weight) {
+        return linear(x, weight, null, bias, bf16Weight);
+    }
+
+    /**
+     * As {@link #linear(NDArray, NDArray, NDArray, boolean)}; with {@code int8Scale} non-null the weight holds int8
+     * codes, dequantised inside the pack for the call.
+     */
+    NDArray linear(NDArray x, NDArray weight, NDArray int8Scale, NDArray bias, boolean bf16Weight) {
+        if (int8Scale != null) {
+            return pack.linearInt8(x, weight, int8Scale, bias, precision == ComputePrecision.BF16);
+        }
         if (precision == ComputePrecision.BF16) {
             return pack.linearBf16(x, weight, bias);
         }

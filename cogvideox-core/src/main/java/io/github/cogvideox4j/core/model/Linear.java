@@ -26,15 +26,21 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * weight never leaves this class: {@link #weight()} refuses it, and {@link #weightShape()}, {@link #weightAsFloat32}
  * and {@link #addToWeight} are the safe accessors (they work for every storage). The bias stays float32.
  *
+ * <p><b>int8 storage.</b> After {@link CogVideoXTransformer#quantizeBaseWeightsToInt8()} the weight is held as
+ * {@code [out, in]} INT8 codes {@code q} with {@code [out, 1]} FLOAT32 per-output-channel scales {@code s}
+ * ({@code w ≈ q s}); the GEMM dequantises inside the kernel pack per call. {@link #weight()} refuses it as well;
+ * the same safe accessors work.
+ *
  * <p>Thread safety: the weights are shared, mutable native arrays (merging a LoRA writes them); the adapter list is
  * safe to change between forwards, not during one.
  */
 public final class Linear {
     private final String name;
-    private final NDArray weight;
+    private NDArray weight;
+    private NDArray int8Scale;
     private final NDArray bias;
     private final Kernels kernels;
-    private final boolean bf16Weight;
+    private boolean bf16Weight;
     private final List<LinearAdapter> adapters = new CopyOnWriteArrayList<>();
 
     Linear(String name, NDArray weight, NDArray bias, Kernels kernels, boolean bf16Weight) {
@@ -64,6 +70,12 @@ public final class Linear {
      *     {@link #weightAsFloat32} or {@link #addToWeight} instead
      */
     public NDArray weight() {
+        if (int8Scale != null) {
+            throw new UnsupportedDTypeException(name + ".weight is held as int8 codes with per-output-channel scales "
+                    + "(base_precision int8); the raw codes are not the weight. Use Linear.weightShape()/inFeatures()/"
+                    + "outFeatures() for its shape, weightAsFloat32(manager) for the dequantised FLOAT32 copy and "
+                    + "addToWeight(delta) to merge an update");
+        }
         if (bf16Weight) {
             throw new UnsupportedDTypeException(name + ".weight is held in bf16 storage (model loaded with "
                     + "DataType.BFLOAT16); the raw array reports UNKNOWN and aborts the JVM in most DJL calls, so it "
@@ -76,6 +88,61 @@ public final class Linear {
     /** @return whether the weight is held in bf16 storage (then {@link #weight()} refuses it) */
     public boolean hasBf16Weight() {
         return bf16Weight;
+    }
+
+    /** @return whether the weight is held as int8 codes with per-output-channel scales */
+    public boolean hasInt8Weight() {
+        return int8Scale != null;
+    }
+
+    /**
+     * @return the dtype the weight is stored in: FLOAT32 or FLOAT16, BFLOAT16 for bf16 storage (the array itself
+     *     reports UNKNOWN), INT8 for int8 storage
+     */
+    public DataType weightStorageType() {
+        if (int8Scale != null) {
+            return DataType.INT8;
+        }
+        return bf16Weight ? DataType.BFLOAT16 : weight.getDataType();
+    }
+
+    /** @return the bytes the stored weight occupies (for int8: 1 per element plus 4 per output-channel scale) */
+    public long weightStorageBytes() {
+        long elements = weight.getShape().size();
+        if (int8Scale != null) {
+            return elements + int8Scale.getShape().size() * 4L;
+        }
+        return elements * (bf16Weight ? 2 : weight.getDataType().getNumOfBytes());
+    }
+
+    /**
+     * Replaces the stored weight by symmetric int8 codes with per-output-channel scales {@code max|w_row| / 127}
+     * (round half to even), made inside the kernel pack; the previous weight array is closed. Grad mode is off for
+     * the conversion.
+     *
+     * @throws IllegalStateException if the weight requires a gradient (a trainable weight cannot be int8)
+     */
+    void quantizeToInt8() {
+        if (int8Scale != null) {
+            return;
+        }
+        if (!bf16Weight && weight.hasGradient()) {
+            throw new IllegalStateException(name + ".weight requires a gradient: only frozen base weights can be "
+                    + "held in int8; freeze the base (setRequiresGradient(false)) and train an adapter (LoRA)");
+        }
+        boolean wasGrad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            NDArray old = weight;
+            NDArray scale = kernels.pack().int8Scale(old);
+            NDArray codes = kernels.pack().quantizeInt8(old, scale);
+            this.weight = codes;
+            this.int8Scale = scale;
+            this.bf16Weight = false;
+            old.close();
+        } finally {
+            JniUtils.setGradMode(wasGrad);
+        }
     }
 
     /** @return the weight's shape {@code [out, in]}, for any storage */
@@ -111,7 +178,9 @@ public final class Linear {
         JniUtils.setGradMode(false);
         try {
             NDArray copy;
-            if (bf16Weight) {
+            if (int8Scale != null) {
+                copy = kernels.pack().dequantizeInt8(weight, int8Scale);
+            } else if (bf16Weight) {
                 copy = kernels.pack().toFloat32(weight);
             } else if (weight.getDataType() == DataType.FLOAT32) {
                 try (NDArray detached = weight.stopGradient()) {
@@ -130,7 +199,8 @@ public final class Linear {
     /**
      * In place {@code W += delta} (e.g. merging {@code scale · B A} of a LoRA), for any storage, with grad mode off
      * for the update (as {@code torch.no_grad()}). A bf16-stored weight is updated as
-     * {@code W = bf16(float32(W) + delta)}: one bf16 rounding per call, as merging into a bf16 model in PyTorch.
+     * {@code W = bf16(float32(W) + delta)}: one bf16 rounding per call, as merging into a bf16 model in PyTorch. An
+     * int8-stored weight is dequantised, updated and quantised again with new per-channel scales.
      *
      * @param delta {@code [out, in]}, FLOAT32 (or the weight's dtype); not modified, not closed
      * @throws UnsupportedDTypeException if {@code delta} is BFLOAT16 or UNKNOWN
@@ -143,7 +213,20 @@ public final class Linear {
         boolean wasGrad = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try {
-            if (bf16Weight) {
+            if (int8Scale != null) {
+                NDArray wide = kernels.pack().dequantizeInt8(weight, int8Scale);
+                try (NDArray cast = delta.getDataType() == DataType.FLOAT32 ? null
+                        : delta.toType(DataType.FLOAT32, true)) {
+                    wide.addi(cast == null ? delta : cast);
+                }
+                NDArray scale = kernels.pack().int8Scale(wide);
+                NDArray codes = kernels.pack().quantizeInt8(wide, scale);
+                wide.close();
+                weight.close();
+                int8Scale.close();
+                weight = codes;
+                int8Scale = scale;
+            } else if (bf16Weight) {
                 if (delta.getDataType() == DataType.FLOAT32) {
                     kernels.pack().addIntoBf16(weight, delta);
                 } else {
@@ -168,7 +251,7 @@ public final class Linear {
      * @return {@code [..., out]} in {@code x}'s manager
      */
     public NDArray forward(NDArray x) {
-        NDArray y = kernels.linear(x, weight, bias, bf16Weight);
+        NDArray y = kernels.linear(x, weight, int8Scale, bias, bf16Weight);
         for (LinearAdapter adapter : adapters) {
             y = y.add(adapter.forward(x));
         }

@@ -11,7 +11,7 @@ import io.github.cogvideox4j.core.config.CogVideoXVariant;
 import io.github.cogvideox4j.core.io.DiffusersFolderWriter;
 import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.core.model.CogVideoXTransformer;
-import io.github.cogvideox4j.core.model.ComputePrecision;
+import io.github.cogvideox4j.core.model.BasePrecision;
 import io.github.cogvideox4j.core.model.ParameterLayout;
 import io.github.cogvideox4j.core.schedule.CogVideoXDpmScheduler;
 import io.github.cogvideox4j.core.schedule.CogVideoXScheduler;
@@ -178,6 +178,10 @@ final class TrainCommand implements Callable<Integer> {
                     cfg.model().builtin() != null ? "built-in " + cfg.model().builtin() : cfg.model().path(),
                     config.variant(), cfg.fullFinetune() ? "full fine-tune" : "LoRA r" + cfg.lora().rank()
                             + " alpha " + cfg.lora().alpha(), trainSamples, cfg.steps(), MklSwitch.describe());
+            if (model.hasInt8Base() || model.hasBf16Storage()) {
+                out.printf("frozen base weights: %s, %d bytes%n",
+                        cfg.basePrecision().name().toLowerCase(java.util.Locale.ROOT), model.weightBytes());
+            }
             if (world > 1 || cfg.gradientAccumulation() > 1) {
                 out.printf("%d rank%s: global batch %d = batch_size %d x gradient_accumulation %d x %d rank%s%s%n",
                         world, world == 1 ? "" : "s", globalBatch, cfg.batchSize(), cfg.gradientAccumulation(), world,
@@ -345,14 +349,27 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private static CogVideoXTransformer loadModel(TrainingConfig cfg, NDManager manager) throws java.io.IOException {
+        // base_precision (validated against full_finetune): bf16 storage at load (the 5B base is 22 GB in fp32,
+        // 11 GB in bf16), or int8 codes made layer by layer after load (5.6 GB)
+        BasePrecision base = cfg.basePrecision();
+        CogVideoXTransformer model;
         if (cfg.model().builtin() != null) {
             CogVideoXVariant variant = cfg.model().builtinVariant().orElseThrow();
-            return CogVideoXTransformer.random(CogVideoXConfig.tiny(variant), manager, cfg.seed());
+            model = CogVideoXTransformer.random(CogVideoXConfig.tiny(variant), manager, cfg.seed());
+        } else {
+            model = CogVideoXTransformer.load(cfg.model().path(), manager,
+                    base == BasePrecision.BF16 ? DataType.BFLOAT16 : DataType.FLOAT32);
         }
-        // a LoRA run in bf16 keeps the frozen base in bf16 storage (the 5B base is 22 GB in fp32, 11 GB in bf16)
-        boolean bf16Base = cfg.mixedPrecision() == ComputePrecision.BF16 && !cfg.fullFinetune();
-        return CogVideoXTransformer.load(cfg.model().path(), manager,
-                bf16Base ? DataType.BFLOAT16 : DataType.FLOAT32);
+        if (base == BasePrecision.INT8) {
+            try {
+                model.setRequiresGradient(false);
+                model.quantizeBaseWeightsToInt8();
+            } catch (RuntimeException e) {
+                model.close();
+                throw e;
+            }
+        }
+        return model;
     }
 
     /** The model folder's scheduler config (pipeline root), else the released DPM schedule of its family. */

@@ -14,6 +14,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
+import io.github.cogvideox4j.core.model.BasePrecision;
 import io.github.cogvideox4j.core.model.ComputePrecision;
 import io.github.cogvideox4j.data.Bucket;
 import io.github.cogvideox4j.lora.LoraConfig;
@@ -67,6 +68,7 @@ import java.util.regex.PatternSyntaxException;
  * non_finite: skip                      # or stop
  * gradient_checkpointing: false
  * mixed_precision: fp32                 # or bf16
+ * base_precision: int8                 # frozen base weights (LoRA): fp32, bf16 or int8; default see below
  * rope: pipeline                        # or diffusers_480x720
  * id_token: BW_STYLE                    # optional, prepended to captions
  * caption_dropout: 0.0
@@ -82,7 +84,8 @@ import java.util.regex.PatternSyntaxException;
  * epsilon 1e-8, weight decay 1e-4, schedule {@code constant} without warm-up (1 cycle), max grad norm 1.0, seed 42,
  * checkpoint every 500 steps keeping 3, no validation, {@code non_finite: skip}, no gradient checkpointing,
  * {@code fp32}, {@code rope: pipeline}, no id token, caption dropout 0, image-latent dropout 0.05, OFS 2.0, no sincos
- * opt-in, a distributed timeout of 1800 s. Without {@code lora} and
+ * opt-in, a distributed timeout of 1800 s, and {@code base_precision} {@code bf16} for a LoRA on a model path with
+ * {@code mixed_precision: bf16}, else {@code fp32}. Without {@code lora} and
  * {@code full_finetune}, a LoRA of rank 64, alpha 64 on the default targets is trained; inside {@code lora}, a
  * missing {@code alpha} equals the rank. Relative paths are kept as written (resolved against the working
  * directory by whoever uses them).
@@ -258,6 +261,7 @@ public final class TrainingConfig {
         private FineTuner.NonFinitePolicy nonFinite = FineTuner.NonFinitePolicy.SKIP;
         private boolean gradientCheckpointing;
         private ComputePrecision mixedPrecision = ComputePrecision.FP32;
+        private BasePrecision basePrecision;
         private FineTuner.RopeRule rope = FineTuner.RopeRule.PIPELINE;
         private String idToken;
         private double captionDropout;
@@ -456,6 +460,15 @@ public final class TrainingConfig {
          */
         public Builder mixedPrecision(ComputePrecision value) {
             this.mixedPrecision = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code base_precision}, or {@code null} for the default (see {@link #basePrecision()})
+         * @return this builder
+         */
+        public Builder basePrecision(BasePrecision value) {
+            this.basePrecision = value;
             return this;
         }
 
@@ -770,6 +783,19 @@ public final class TrainingConfig {
         return v.mixedPrecision;
     }
 
+    /**
+     * @return {@code base_precision}: how the frozen base Linear weights are held; when not given, {@code bf16} for a
+     *     LoRA on a model path with {@code mixed_precision: bf16}, else {@code fp32}
+     */
+    public BasePrecision basePrecision() {
+        if (v.basePrecision != null) {
+            return v.basePrecision;
+        }
+        boolean bf16Lora = mixedPrecision() == ComputePrecision.BF16 && !fullFinetune() && model() != null
+                && model().path() != null;
+        return bf16Lora ? BasePrecision.BF16 : BasePrecision.FP32;
+    }
+
     /** @return {@code rope}: how a batch's RoPE table is built ({@code pipeline} or {@code diffusers_480x720}) */
     public FineTuner.RopeRule rope() {
         return v.rope;
@@ -985,6 +1011,15 @@ public final class TrainingConfig {
         }
         required(p, "non_finite", nonFinite());
         required(p, "mixed_precision", mixedPrecision());
+        if (fullFinetune() && basePrecision() != BasePrecision.FP32) {
+            p.add("base_precision: " + basePrecision().name().toLowerCase(Locale.ROOT) + " holds the frozen base "
+                    + "weights in reduced precision, but full_finetune trains them; use base_precision: fp32 "
+                    + "(optionally with mixed_precision: bf16) or train a lora");
+        }
+        if (basePrecision() == BasePrecision.BF16 && model() != null && model().builtin() != null) {
+            p.add("base_precision: bf16 needs a model path; the built-in models are random FLOAT32 (use fp32 or "
+                    + "int8)");
+        }
         required(p, "rope", rope());
         if (idToken() != null && idToken().isBlank()) {
             p.add("id_token: must not be blank (leave it out for none)");
@@ -1163,8 +1198,9 @@ public final class TrainingConfig {
     private static final List<String> ROOT_KEYS = List.of("model", "data", "output_dir", "lora", "full_finetune",
             "steps", "batch_size", "gradient_accumulation", "learning_rate", "betas", "epsilon", "weight_decay",
             "lr_schedule", "max_grad_norm", "seed", "checkpoint_every", "keep_last", "validation_every",
-            "non_finite", "gradient_checkpointing", "mixed_precision", "rope", "id_token", "caption_dropout",
-            "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "validation", "memory_budget_gb");
+            "non_finite", "gradient_checkpointing", "mixed_precision", "base_precision", "rope", "id_token",
+            "caption_dropout", "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "validation",
+            "memory_budget_gb");
     private static final Pattern BUCKET =
             Pattern.compile("\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*");
     /** Keys that only say where or how often rank 0 writes, and may differ between the ranks of one run. */
@@ -1278,6 +1314,7 @@ public final class TrainingConfig {
         putEnum(r, "non_finite", nonFinite());
         r.put("gradient_checkpointing", gradientCheckpointing());
         putEnum(r, "mixed_precision", mixedPrecision());
+        putEnum(r, "base_precision", v.basePrecision);
         putEnum(r, "rope", rope());
         if (idToken() != null) {
             r.put("id_token", idToken());
@@ -1410,6 +1447,7 @@ public final class TrainingConfig {
         set(t.enumValue(root, "non_finite", "", FineTuner.NonFinitePolicy.class), b::nonFinite);
         set(t.bool(root, "gradient_checkpointing", ""), b::gradientCheckpointing);
         set(t.enumValue(root, "mixed_precision", "", ComputePrecision.class), b::mixedPrecision);
+        set(t.enumValue(root, "base_precision", "", BasePrecision.class), b::basePrecision);
         set(t.enumValue(root, "rope", "", FineTuner.RopeRule.class), b::rope);
         set(t.text(root, "id_token", ""), b::idToken);
         set(t.number(root, "caption_dropout", ""), b::captionDropout);

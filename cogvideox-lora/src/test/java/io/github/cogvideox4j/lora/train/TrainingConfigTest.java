@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
+import io.github.cogvideox4j.core.model.BasePrecision;
 import io.github.cogvideox4j.core.model.ComputePrecision;
 import io.github.cogvideox4j.data.Bucket;
 import io.github.cogvideox4j.lora.LoraConfig;
@@ -59,7 +60,8 @@ class TrainingConfigTest {
                         10, 3))
                 .maxGradNorm(0.5).seed(-5).checkpointEvery(25).keepLast(4).validationEvery(50)
                 .nonFinite(FineTuner.NonFinitePolicy.STOP).gradientCheckpointing(true)
-                .mixedPrecision(ComputePrecision.BF16).rope(FineTuner.RopeRule.DIFFUSERS_480X720).idToken("BW_STYLE")
+                .mixedPrecision(ComputePrecision.BF16).basePrecision(BasePrecision.INT8)
+                .rope(FineTuner.RopeRule.DIFFUSERS_480X720).idToken("BW_STYLE")
                 .captionDropout(0.05).imageLatentDropout(0.1).ofs(3.0).sincosAtUntrainedSize(true)
                 .distributed(new TrainingConfig.Distributed(60)).memoryBudgetGb(20.5).build();
         assertThat(c.problems()).isEmpty();
@@ -219,6 +221,49 @@ class TrainingConfigTest {
                 .singleElement().asString().startsWith("output_dir: cannot create").contains("is a file");
         assertThat(TrainingConfig.builtinDefault().toBuilder().outputDir(file).build().problems()).singleElement()
                 .asString().contains("exists and is not a folder");
+    }
+
+    @Test
+    void basePrecisionIsReadAndWrittenInItsFileSpelling() {
+        TrainingConfig c = TrainingConfig.parse(MINIMAL + "base_precision: int8\n", true, "t");
+        assertThat(c.basePrecision()).isEqualTo(BasePrecision.INT8);
+        assertThat(c.toYaml()).contains("base_precision: int8");
+        assertThat(TrainingConfig.parse(c.toYaml(), true, "yaml")).isEqualTo(c);
+        assertThatThrownBy(() -> TrainingConfig.parse(MINIMAL + "base_precision: int4\n", true, "t"))
+                .hasMessageContaining("base_precision: expected one of fp32, bf16, int8, got 'int4'");
+    }
+
+    @Test
+    void basePrecisionDefaultsToBf16OnlyForABf16LoraOnAModelPath() throws IOException {
+        assertThat(TrainingConfig.parse(MINIMAL, true, "t").basePrecision()).isEqualTo(BasePrecision.FP32);
+        assertThat(TrainingConfig.parse(MINIMAL + "mixed_precision: bf16\n", true, "t").basePrecision())
+                .isEqualTo(BasePrecision.FP32);
+        Path model = Files.createDirectories(tmp.resolve("m/transformer"));
+        Files.writeString(model.resolve("config.json"), "{}");
+        TrainingConfig.Builder onPath = TrainingConfig.parse(MINIMAL, true, "t").toBuilder()
+                .model(TrainingConfig.ModelSource.ofPath(model.getParent())).mixedPrecision(ComputePrecision.BF16);
+        assertThat(onPath.build().basePrecision()).isEqualTo(BasePrecision.BF16);
+        assertThat(onPath.build().toYaml()).doesNotContain("base_precision");
+        assertThat(onPath.lora(null).fullFinetune(true).build().basePrecision()).isEqualTo(BasePrecision.FP32);
+    }
+
+    @Test
+    void aFullFineTuneRefusesAReducedPrecisionBase() {
+        for (String base : new String[] {"int8", "bf16"}) {
+            assertThatThrownBy(() -> TrainingConfig.parse(MINIMAL + "full_finetune: true\nbase_precision: " + base
+                    + "\n", true, "t")).isInstanceOf(TrainingConfigException.class)
+                    .hasMessageContaining("base_precision: " + base + " holds the frozen base weights")
+                    .hasMessageContaining("full_finetune trains them");
+        }
+        assertThat(TrainingConfig.parse(MINIMAL + "full_finetune: true\nbase_precision: fp32\n", true, "t")
+                .basePrecision()).isEqualTo(BasePrecision.FP32);
+    }
+
+    @Test
+    void aBf16BaseNeedsAModelPath() {
+        assertThatThrownBy(() -> TrainingConfig.parse(MINIMAL + "base_precision: bf16\n", true, "t"))
+                .isInstanceOf(TrainingConfigException.class)
+                .hasMessageContaining("base_precision: bf16 needs a model path");
     }
 
     @Test

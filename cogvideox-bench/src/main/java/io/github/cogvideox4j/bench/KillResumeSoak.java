@@ -6,6 +6,7 @@ import io.github.cogvideox4j.lora.train.CheckpointStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -129,8 +130,8 @@ public final class KillResumeSoak {
                 "--set", "output_dir=" + out, "--set", "steps=" + steps, "--set", "checkpoint_every=" + every,
                 "--set", "validation_every=0", "--set", "data.synthetic.samples=12", "--set", "lora.rank=4"));
         Path log = out.resolveSibling(out.getFileName() + ".log");
-        Files.writeString(log, "# start\n", java.nio.file.StandardOpenOption.CREATE,
-                java.nio.file.StandardOpenOption.APPEND);
+        Files.writeString(log, "# start\n", StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().put("THP_MEM_ALLOC_ENABLE", "1");

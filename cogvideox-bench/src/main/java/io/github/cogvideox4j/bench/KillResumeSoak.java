@@ -26,8 +26,8 @@ import java.util.stream.Stream;
  *
  * <p>First one uninterrupted reference run (its wall time {@code T} bounds the kill moments). Then {@code --trials}
  * trials, each on a fresh folder: {@code --kills} times, start the trainer (resuming) and send SIGKILL after a delay
- * drawn uniformly from {@code [0, T)} by a {@code Random(--seed)}; a child that ends before its kill is started
- * again with a new delay (the draw is recorded as a miss). Then the trainer runs to the end, and its LoRA file's
+ * drawn uniformly from {@code [0, T)} by a {@code Random(--seed)}; when a child ends before its kill (a miss, recorded),
+ * the trial starts again on an empty folder with the next delay. Then the trainer runs to the end, and its LoRA file's
  * hash is compared with the reference's. For every kill it prints the delay, the newest complete checkpoint at that
  * moment, whether a half-written checkpoint or a LoRA file's temporary was lying there, and where the next start
  * resumed from. Ends with the count of trials whose LoRA matched; exits 1 if any did not.
@@ -87,10 +87,12 @@ public final class KillResumeSoak {
                 boolean ended = p.waitFor(delay, TimeUnit.MILLISECONDS);
                 if (ended) {
                     System.out.printf(Locale.ROOT, "trial %2d: delay %6d ms: the run ended before the kill (miss),"
-                            + " exit %d%n", trial, delay, p.exitValue());
-                    if (p.exitValue() != 0 || Files.exists(out.resolve(LoraExporter.WEIGHT_NAME))) {
-                        break; // finished (or failed): the trial ends with what the run left
+                            + " exit %d; the trial starts again on an empty folder%n", trial, delay, p.exitValue());
+                    if (p.exitValue() != 0) {
+                        throw new IllegalStateException("the trainer on " + out + " exited " + p.exitValue());
                     }
+                    deleteRecursively(out);
+                    landed = 0;
                     continue;
                 }
                 p.destroyForcibly(); // SIGKILL: no shutdown hook, no cleanup

@@ -32,7 +32,7 @@ import java.util.stream.Stream;
  * moment, whether a half-written checkpoint or a LoRA file's temporary was lying there, and where the next start
  * resumed from. Ends with the count of trials whose LoRA matched; exits 1 if any did not.
  *
- * <p>Options: {@code --trials=20 --kills=1 --seed=1 --steps=12 --checkpoint-every=2 --work=target/kill-resume-soak}.
+ * <p>Options: {@code --trials=20 --kills=1 --seed=1 --steps=16 --checkpoint-every=1 --work=target/kill-resume-soak}.
  * The kill moments depend on the machine's speed, the schedule of delays does not (same seed, same delays). Run
  * (project root; the classpath must hold the CLI's picocli, which this module's runtime scope has):
  * <pre>{@code
@@ -55,8 +55,8 @@ public final class KillResumeSoak {
         int trials = Integer.parseInt(option(args, "trials", "20"));
         int kills = Integer.parseInt(option(args, "kills", "1"));
         long seed = Long.parseLong(option(args, "seed", "1"));
-        int steps = Integer.parseInt(option(args, "steps", "12"));
-        int every = Integer.parseInt(option(args, "checkpoint-every", "2"));
+        int steps = Integer.parseInt(option(args, "steps", "16"));
+        int every = Integer.parseInt(option(args, "checkpoint-every", "1"));
         Path work = Path.of(option(args, "work", "target/kill-resume-soak")).toAbsolutePath();
         Files.createDirectories(work);
         System.out.println("# " + BenchEnvironment.describe());
@@ -126,7 +126,16 @@ public final class KillResumeSoak {
     private static Process start(Path out, int steps, int every) throws IOException {
         Files.createDirectories(out.getParent());
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // The trainer's INFO lines ("resumed from ...") on; this module's own logback.xml (WARN) is first on the path.
+        Path logback = out.getParent().resolve("logback-trainer.xml");
+        if (!Files.exists(logback)) {
+            Files.writeString(logback, "<configuration><appender name=\"E\" class=\"ch.qos.logback.core.ConsoleAppender\">"
+                    + "<target>System.err</target><encoder><pattern>%d{HH:mm:ss.SSS} %-5level %logger{20} - %msg%n"
+                    + "</pattern></encoder></appender><logger name=\"ai.djl\" level=\"WARN\"/>"
+                    + "<root level=\"INFO\"><appender-ref ref=\"E\"/></root></configuration>\n");
+        }
         List<String> cmd = new ArrayList<>(List.of(java, "-Dai.djl.offline=true",
+                "-Dlogback.configurationFile=" + logback,
                 "-Dai.djl.pytorch.num_threads=1", "-Dai.djl.pytorch.num_interop_threads=1", "-cp",
                 System.getProperty("java.class.path"), CogVideoXCli.class.getName(), "train",
                 "--set", "output_dir=" + out, "--set", "steps=" + steps, "--set", "checkpoint_every=" + every,

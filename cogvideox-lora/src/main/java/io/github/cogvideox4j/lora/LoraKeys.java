@@ -76,7 +76,9 @@ public final class LoraKeys {
         if (!m.matches()) {
             return Optional.empty();
         }
-        int partition = Integer.parseInt(m.group(4));
+        // Only partitions 0 to 2 exist; a longer number (e.g. past Integer.MAX_VALUE) is simply not a SAT LoRA name.
+        String digits = m.group(4).replaceFirst("^0+(?=\\d)", "");
+        int partition = digits.length() > 1 ? Integer.MAX_VALUE : Integer.parseInt(digits);
         String target;
         if (m.group(2).equals("dense")) {
             if (partition != 0) {

@@ -94,6 +94,44 @@ class LatentCacheTest {
     }
 
     @Test
+    void aCorruptEntryIsAMissWhoseWarningNamesTheFileAndTheOtherEntriesAndTheFileStayAsTheyWere()
+            throws IOException {
+        LatentCache cache = new LatentCache(dir);
+        CacheKey other = new CacheKey(CacheKeyTest.CONTENT, CacheKeyTest.PROMPT, "vae/b", "t5/a",
+                CacheKeyTest.BASE.bucket(), SafetensorsDType.F16, "resize=resize");
+        ch.qos.logback.classic.Logger logger =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(LatentCache.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> log =
+                new ch.qos.logback.core.read.ListAppender<>();
+        log.start();
+        logger.addAppender(log);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path corrupt = cache.write(CacheKeyTest.BASE, sample(m, 1f, false));
+            Path intact = cache.write(other, sample(m, 5f, false));
+            byte[] intactBytes = Files.readAllBytes(intact);
+            byte[] bytes = Files.readAllBytes(corrupt);
+            for (int i = 12; i < 40; i++) {
+                bytes[i] = '#'; // the JSON header, overwritten in place
+            }
+            Files.write(corrupt, bytes);
+
+            assertThat(cache.read(CacheKeyTest.BASE, m)).isEmpty();
+            assertThat(log.list).singleElement().satisfies(e -> {
+                assertThat(e.getLevel()).isEqualTo(ch.qos.logback.classic.Level.WARN);
+                assertThat(e.getFormattedMessage()).startsWith(corrupt + ": unreadable cache entry treated as a miss");
+            });
+            assertThat(Files.readAllBytes(corrupt)).as("the corrupt file is left for inspection").isEqualTo(bytes);
+            assertThat(Files.readAllBytes(intact)).isEqualTo(intactBytes);
+            CachedSample read = cache.read(other, m).orElseThrow();
+            assertThat(read.videoMoments().toFloatArray())
+                    .containsExactly(sample(m, 5f, false).videoMoments().toType(DataType.FLOAT16, false)
+                            .toType(DataType.FLOAT32, false).toFloatArray());
+        } finally {
+            logger.detachAppender(log);
+        }
+    }
+
+    @Test
     void anEntryWithoutItsScalingFactorIsAMissNotAnError() throws IOException {
         LatentCache cache = new LatentCache(dir);
         try (NDManager m = NDManager.newBaseManager()) {

@@ -1193,6 +1193,8 @@ public final class TrainingConfig {
     private static final YAMLMapper YAML = new YAMLMapper(YAMLFactory.builder()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+            // A string that reads as a number (output_dir: "1e-4") stays quoted, so that toYaml() parses back to it.
+            .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS)
             .build());
 
     private static final List<String> ROOT_KEYS = List.of("model", "data", "output_dir", "lora", "full_finetune",

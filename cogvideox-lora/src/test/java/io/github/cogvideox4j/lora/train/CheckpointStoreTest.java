@@ -265,6 +265,32 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void aTruncatedCheckpointFailsNamingItsFileAndLatestFallsBackToTheEarlierCheckpointUnchanged()
+            throws IOException {
+        CheckpointStore store = CheckpointStore.open(tmp, 5);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path earlier = store.save(10, tensors(m, 10), state(10));
+            byte[] earlierTensors = Files.readAllBytes(earlier.resolve(CheckpointStore.TENSORS_FILE));
+            Path truncated = store.save(20, tensors(m, 20), state(20)).resolve(CheckpointStore.TENSORS_FILE);
+            byte[] bytes = Files.readAllBytes(truncated);
+            Files.write(truncated, java.util.Arrays.copyOf(bytes, bytes.length - 7)); // the write cut short
+
+            assertThatThrownBy(() -> CheckpointStore.read(truncated.getParent(), m))
+                    .isInstanceOf(io.github.cogvideox4j.core.io.SafetensorsFormatException.class)
+                    .hasMessageStartingWith("safetensors file " + truncated);
+            Checkpoint latest = store.latest(m).orElseThrow();
+            assertThat(latest.step()).isEqualTo(10);
+            assertThat(latest.state().get("global_step").asLong()).isEqualTo(10);
+            Map<String, NDArray> expected = tensors(m, 10);
+            assertThat(latest.tensors().keySet()).containsExactlyElementsOf(expected.keySet());
+            assertThat(latest.tensors().get("z.lora_A.weight").toFloatArray())
+                    .containsExactly(expected.get("z.lora_A.weight").toFloatArray());
+            assertThat(Files.readAllBytes(earlier.resolve(CheckpointStore.TENSORS_FILE))).isEqualTo(earlierTensors);
+            assertThat(Files.exists(truncated)).as("the damaged checkpoint is left for inspection").isTrue();
+        }
+    }
+
+    @Test
     void latestSkipsACorruptNewestCheckpointWithAWarningNamingItAndTheReason() throws IOException {
         CheckpointStore store = CheckpointStore.open(tmp, 5);
         ListAppender<ILoggingEvent> log = new ListAppender<>();

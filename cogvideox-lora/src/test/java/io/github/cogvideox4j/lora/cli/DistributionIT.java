@@ -124,7 +124,7 @@ class DistributionIT {
         assertThat(r.code()).as("exit code; stderr:%n%s", r.err()).isZero();
         assertThat(r.out().lines()).anySatisfy(line -> assertThat(line)
                 .matches("\\s*train\\s+Fine-tune CogVideoX \\(default: the built-in tiny CogVideoX1\\.5-I2V LoRA "
-                        + "demo\\)\\."));
+                        + "default\\)\\."));
     }
 
     @Test

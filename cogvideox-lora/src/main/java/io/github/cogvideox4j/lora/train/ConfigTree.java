@@ -158,6 +158,15 @@ final class ConfigTree {
             problem(join(path, key), "expected a path, got an empty string");
             return null;
         }
+        for (int i = 0; i < t.length(); i++) {
+            if (Character.isISOControl(t.charAt(i))) {
+                // A control character (a NUL, a form feed, a NEL that YAML reads as a line break) is a typo, and it
+                // would not survive the config's own YAML text
+                problem(join(path, key), String.format("a path must not contain control characters; U+%04X at "
+                        + "index %d", (int) t.charAt(i), i));
+                return null;
+            }
+        }
         try {
             return Path.of(t);
         } catch (InvalidPathException e) {

@@ -78,8 +78,15 @@ class TrainingConfigFuzzTest {
             return; // the only acceptable failure
         }
         // A valid configuration round-trips through its own text forms.
-        TrainingConfig fromYaml = TrainingConfig.parse(config.toYaml(), true, "toYaml()");
-        TrainingConfig fromJson = TrainingConfig.parse(config.toJson(), false, "toJson()");
+        TrainingConfig fromYaml;
+        TrainingConfig fromJson;
+        try {
+            fromYaml = TrainingConfig.parse(config.toYaml(), true, "toYaml()");
+            fromJson = TrainingConfig.parse(config.toJson(), false, "toJson()");
+        } catch (TrainingConfigException e) {
+            throw new AssertionError("a valid configuration does not parse back from its own text:\n" + text
+                    + "\n-> toYaml():\n" + config.toYaml() + "\n-> toJson():\n" + config.toJson(), e);
+        }
         if (!fromYaml.equals(config) || !fromJson.equals(config)
                 || !fromYaml.fingerprint().equals(config.fingerprint())) {
             throw new AssertionError("round trip changed the configuration:\n" + text + "\n-> toYaml():\n"

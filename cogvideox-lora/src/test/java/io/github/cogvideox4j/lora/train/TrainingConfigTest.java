@@ -215,6 +215,17 @@ class TrainingConfigTest {
     }
 
     @Test
+    void aPathWithAControlCharacterIsAProblemNamingItsCodePoint() {
+        // Found by TrainingConfigFuzzTest: U+0085 (NEL) was accepted, but YAML reads it back as a line break, so the
+        // config's own toYaml() text no longer parsed
+        String json = "{\"model\": {\"builtin\": \"tiny-5b\"}, \"data\": {\"synthetic\": {\"samples\": 2},"
+                + " \"buckets\": [\"9x64x96\"]}, \"output_dir\": \"runs/a\\u0085b\"}";
+        assertThatThrownBy(() -> TrainingConfig.parse(json, false, "nel.json"))
+                .isInstanceOf(TrainingConfigException.class)
+                .hasMessageContaining("output_dir: a path must not contain control characters; U+0085 at index 6");
+    }
+
+    @Test
     void outputDirUnderARegularFileIsAProblem() throws IOException {
         Path file = Files.writeString(tmp.resolve("file"), "x");
         assertThat(TrainingConfig.builtinDefault().toBuilder().outputDir(file.resolve("run")).build().problems())

@@ -168,7 +168,13 @@ final class ConfigTree {
             }
         }
         try {
-            return Path.of(t);
+            Path p = Path.of(t);
+            if (p.toString().isBlank()) {
+                // "   //" names the folder "   ", which the config's own text would read back as empty
+                problem(join(path, key), "expected a path, got only spaces and slashes: '" + t + "'");
+                return null;
+            }
+            return p;
         } catch (InvalidPathException e) {
             problem(join(path, key), "not a valid path: " + e.getMessage());
             return null;

@@ -226,6 +226,15 @@ class TrainingConfigTest {
     }
 
     @Test
+    void aPathOfOnlySpacesAndSlashesIsAProblem() {
+        // Found by TrainingConfigFuzzTest: "        ////" became the path "        ", which toYaml() wrote and
+        // parse read back as an empty string
+        assertThatThrownBy(() -> TrainingConfig.parse(MINIMAL.replace("output_dir: out", "output_dir: '   ////'"),
+                true, "blank.yaml")).isInstanceOf(TrainingConfigException.class)
+                .hasMessageContaining("output_dir: expected a path, got only spaces and slashes: '   ////'");
+    }
+
+    @Test
     void outputDirUnderARegularFileIsAProblem() throws IOException {
         Path file = Files.writeString(tmp.resolve("file"), "x");
         assertThat(TrainingConfig.builtinDefault().toBuilder().outputDir(file.resolve("run")).build().problems())

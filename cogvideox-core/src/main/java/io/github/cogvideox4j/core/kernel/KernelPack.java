@@ -112,7 +112,16 @@ public final class KernelPack implements AutoCloseable {
                     + "    return torch.linear(x.to(15), torch.mul(q.to(6), s).to(15), b.to(15)).to(6)\n"
                     + "  def linear_int8_bf16_nobias(self: __torch__." + CLASS_NAME + ", x: Tensor, q: Tensor,"
                     + " s: Tensor) -> Tensor:\n"
-                    + "    return torch.linear(x.to(15), torch.mul(q.to(6), s).to(15)).to(6)\n";
+                    + "    return torch.linear(x.to(15), torch.mul(q.to(6), s).to(15)).to(6)\n"
+                    + "  def feed_forward_bf16(self: __torch__." + CLASS_NAME + ", x: Tensor, w1: Tensor, b1: Tensor,"
+                    + " w2: Tensor, b2: Tensor) -> Tensor:\n"
+                    + "    u = torch.linear(x.to(15), w1.to(15), b1.to(15))\n"
+                    + "    return torch.linear(torch.gelu(u, approximate=\"tanh\"), w2.to(15), b2.to(15)).to(6)\n"
+                    + "  def feed_forward_int8_bf16(self: __torch__." + CLASS_NAME + ", x: Tensor, q1: Tensor,"
+                    + " s1: Tensor, b1: Tensor, q2: Tensor, s2: Tensor, b2: Tensor) -> Tensor:\n"
+                    + "    u = torch.linear(x.to(15), torch.mul(q1.to(6), s1).to(15), b1.to(15))\n"
+                    + "    g = torch.gelu(u, approximate=\"tanh\")\n"
+                    + "    return torch.linear(g, torch.mul(q2.to(6), s2).to(15), b2.to(15)).to(6)\n";
 
     private final PtNDManager manager;
     private final PtSymbolBlock module;
@@ -131,6 +140,8 @@ public final class KernelPack implements AutoCloseable {
     private final NDArray linearInt8NoBiasMethod;
     private final NDArray linearInt8Bf16Method;
     private final NDArray linearInt8Bf16NoBiasMethod;
+    private final NDArray feedForwardBf16Method;
+    private final NDArray feedForwardInt8Bf16Method;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private KernelPack(PtNDManager manager, PtSymbolBlock module) {
@@ -151,6 +162,8 @@ public final class KernelPack implements AutoCloseable {
         this.linearInt8NoBiasMethod = methodSelector("linear_int8_nobias");
         this.linearInt8Bf16Method = methodSelector("linear_int8_bf16");
         this.linearInt8Bf16NoBiasMethod = methodSelector("linear_int8_bf16_nobias");
+        this.feedForwardBf16Method = methodSelector("feed_forward_bf16");
+        this.feedForwardInt8Bf16Method = methodSelector("feed_forward_int8_bf16");
     }
 
     /**
@@ -201,6 +214,11 @@ public final class KernelPack implements AutoCloseable {
      * @throws CogVideoXException if libtorch fails
      */
     public NDArray scaledDotProductAttention(NDArray q, NDArray k, NDArray v) {
+        checkAttention(q, k, v);
+        return run("forward", null, q, k, v);
+    }
+
+    private static void checkAttention(NDArray q, NDArray k, NDArray v) {
         DTypeGuard.requireSupported(q, "attention query");
         DTypeGuard.requireSupported(k, "attention key");
         DTypeGuard.requireSupported(v, "attention value");
@@ -218,7 +236,6 @@ public final class KernelPack implements AutoCloseable {
         checkArgument(qs.get(0) == ks.get(0) && qs.get(1) == ks.get(1) && qs.get(3) == ks.get(3),
                 "attention q and k must agree in B, H and d, got q%s k%s", qs, ks);
         checkArgument(ks.equals(vs), "attention k and v must have the same shape, got k%s v%s", ks, vs);
-        return run("forward", null, q, k, v);
     }
 
     /**
@@ -431,6 +448,79 @@ public final class KernelPack implements AutoCloseable {
                 + "weight %s", bias.getShape(), q.getShape());
         return bf16 ? run("linear_int8_bf16", linearInt8Bf16Method, x, q, scale, bias)
                 : run("linear_int8", linearInt8Method, x, q, scale, bias);
+    }
+
+    /**
+     * The feed-forward {@code linear2(gelu_tanh(linear1(x)))} in bf16 inside one TorchScript method: both GEMMs and
+     * the GELU run on bf16 tensors (libtorch evaluates the GELU and its derivative in float32 and rounds the result),
+     * and the result is widened to float32. Its values equal {@code linearBf16(geluTanh(linearBf16(x, w1, b1)),
+     * w2, b2)}: that path rounds the same tensors to bf16 before each GEMM. What autograd saves (the GEMM inputs and
+     * GELU's input, {@code [..., F]}) is bf16 instead of float32, and no float32 copy of the {@code [..., F]}
+     * activations is made. Differentiable with respect to {@code x} and float32 weights and biases.
+     *
+     * @param x FLOAT32 {@code [..., in]}
+     * @param w1 {@code [F, in]}, FLOAT32 or bf16 storage (reported UNKNOWN)
+     * @param b1 FLOAT32 {@code [F]}
+     * @param w2 {@code [out, F]}, FLOAT32 or bf16 storage
+     * @param b2 FLOAT32 {@code [out]}
+     * @return FLOAT32 {@code [..., out]} in x's manager
+     * @throws IllegalArgumentException if a dtype or a shape does not fit
+     * @throws IllegalStateException if the pack is closed
+     */
+    public NDArray feedForwardBf16(NDArray x, NDArray w1, NDArray b1, NDArray w2, NDArray b2) {
+        checkLinear(x, w1, b1, "feedForwardBf16 (first layer)");
+        checkNotNull(b1, "feedForwardBf16: b1");
+        checkNotNull(b2, "feedForwardBf16: b2");
+        checkArgument(w2.getShape().dimension() == 2 && w2.getShape().get(1) == w1.getShape().get(0),
+                "feedForwardBf16: w2 %s does not take the first layer's output width %s", w2.getShape(),
+                w1.getShape().get(0));
+        checkArgument(b2.getDataType() == DataType.FLOAT32 && b2.getShape().equals(new Shape(w2.getShape().get(0))),
+                "feedForwardBf16: b2 must be FLOAT32 [%s], got %s %s", w2.getShape().get(0), b2.getDataType(),
+                b2.getShape());
+        DataType wt = w2.getDataType();
+        checkArgument(wt == DataType.FLOAT32 || wt == DataType.UNKNOWN,
+                "feedForwardBf16: w2 must be FLOAT32 or a bf16 array made by toBf16 (reported UNKNOWN), got %s", wt);
+        return run("feed_forward_bf16", feedForwardBf16Method, x, w1, b1, w2, b2);
+    }
+
+    /**
+     * {@link #feedForwardBf16} on int8 weights with per-output-channel scales: each weight is dequantised
+     * ({@code q.to(float32) * s}, as {@link #linearInt8}) and cast to bf16 for its GEMM, inside the call.
+     *
+     * @param x FLOAT32 {@code [..., in]}
+     * @param q1 INT8 {@code [F, in]}
+     * @param s1 FLOAT32 {@code [F, 1]}
+     * @param b1 FLOAT32 {@code [F]}
+     * @param q2 INT8 {@code [out, F]}
+     * @param s2 FLOAT32 {@code [out, 1]}
+     * @param b2 FLOAT32 {@code [out]}
+     * @return FLOAT32 {@code [..., out]} in x's manager
+     * @throws IllegalArgumentException if a dtype or a shape does not fit
+     * @throws IllegalStateException if the pack is closed
+     */
+    public NDArray feedForwardInt8Bf16(NDArray x, NDArray q1, NDArray s1, NDArray b1, NDArray q2, NDArray s2,
+            NDArray b2) {
+        checkInt8(q1, s1, "feedForwardInt8Bf16 (first layer)");
+        checkInt8(q2, s2, "feedForwardInt8Bf16 (second layer)");
+        DTypeGuard.requireSupported(x, "feedForwardInt8Bf16 input");
+        checkArgument(x.getDataType() == DataType.FLOAT32, "feedForwardInt8Bf16: input must be FLOAT32, got %s",
+                x.getDataType());
+        Shape xs = x.getShape();
+        checkArgument(xs.dimension() >= 1 && xs.get(xs.dimension() - 1) == q1.getShape().get(1),
+                "feedForwardInt8Bf16: input [..., in] %s does not fit weight [F, in] %s", xs, q1.getShape());
+        checkArgument(q2.getShape().get(1) == q1.getShape().get(0),
+                "feedForwardInt8Bf16: second weight %s does not take the first layer's output width %s",
+                q2.getShape(), q1.getShape().get(0));
+        checkBias(b1, q1.getShape().get(0), "feedForwardInt8Bf16 b1");
+        checkBias(b2, q2.getShape().get(0), "feedForwardInt8Bf16 b2");
+        return run("feed_forward_int8_bf16", feedForwardInt8Bf16Method, x, q1, s1, b1, q2, s2, b2);
+    }
+
+    private static void checkBias(NDArray bias, long out, String what) {
+        checkNotNull(bias, what);
+        DTypeGuard.requireSupported(bias, what);
+        checkArgument(bias.getDataType() == DataType.FLOAT32 && bias.getShape().equals(new Shape(out)),
+                "%s: expected FLOAT32 [%s], got %s %s", what, out, bias.getDataType(), bias.getShape());
     }
 
     private static void checkInt8(NDArray q, NDArray scale, String what) {

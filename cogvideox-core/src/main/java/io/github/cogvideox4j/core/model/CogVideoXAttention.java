@@ -2,8 +2,10 @@ package io.github.cogvideox4j.core.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.github.cogvideox4j.core.Scopes;
 
 /**
  * Diffusers {@code Attention} with {@code CogVideoXAttnProcessor2_0} ({@code attn1} of every block): joint
@@ -52,19 +54,13 @@ public final class CogVideoXAttention {
         long s = h.getShape().get(1);
         long d = h.getShape().get(2);
         long hd = d / heads;
-        // 2. Projections, split into heads
+        // 2-4. Projections split into heads, per-head q/k LayerNorm over head_dim, RoPE on the video tokens of q
+        //      and k; q and k each in a scope of their own, so their intermediates are freed at once
         Shape split = new Shape(b, s, heads, hd);
-        NDArray q = toQ.forward(h).reshape(split).transpose(0, 2, 1, 3);        // [B, H, S, hd]
-        NDArray k = toK.forward(h).reshape(split).transpose(0, 2, 1, 3);        // [B, H, S, hd]
+        NDManager owner = h.getManager();
+        NDArray q = Scopes.single(owner, sc -> queryOrKey(toQ, normQ, h, split, textLen, cos, sin), h);
+        NDArray k = Scopes.single(owner, sc -> queryOrKey(toK, normK, h, split, textLen, cos, sin), h);
         NDArray v = toV.forward(h).reshape(split).transpose(0, 2, 1, 3);        // [B, H, S, hd]
-        // 3. Per-head q/k LayerNorm over head_dim
-        q = normQ.forward(q);
-        k = normK.forward(k);
-        // 4. RoPE on the video tokens of q and k
-        if (cos != null) {
-            q = rotateVideoTokens(q, textLen, cos, sin);
-            k = rotateVideoTokens(k, textLen, cos, sin);
-        }
         // 5. Scaled dot-product attention
         NDArray o = kernels.attention(q, k, v);                                  // [B, H, S, hd]
         // 6. Merge heads, output projection
@@ -73,6 +69,13 @@ public final class CogVideoXAttention {
         // 7. Split back: text first
         NDList parts = o.split(new long[] {textLen}, 1);
         return new NDList(parts.get(1), parts.get(0));
+    }
+
+    /** Steps 2-4 for q or k: projection, split into heads, LayerNorm, RoPE → {@code [B, H, S, hd]}. */
+    private static NDArray queryOrKey(Linear proj, LayerNorm norm, NDArray h, Shape split, long textLen, NDArray cos,
+            NDArray sin) {
+        NDArray x = norm.forward(proj.forward(h).reshape(split).transpose(0, 2, 1, 3));  // [B, H, S, hd]
+        return cos == null ? x : rotateVideoTokens(x, textLen, cos, sin);
     }
 
     /** Applies RoPE to tokens {@code textLen..S} of x {@code [B, H, S, hd]}. */

@@ -2,6 +2,8 @@ package io.github.cogvideox4j.core.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import io.github.cogvideox4j.core.Scopes;
 
 /**
  * Diffusers {@code CogVideoXBlock}: norm1 → joint attention → gated residual → norm2 → joint feed-forward →
@@ -42,24 +44,32 @@ public final class CogVideoXBlock {
      * @return {@code [video [B, N, D], text [B, L, D]]}
      */
     public NDList forward(NDArray x, NDArray c, NDArray emb, NDArray cos, NDArray sin, ForwardProbe probe) {
+        // Each half runs in its own scope: its intermediates are freed when it returns (autograd keeps natively
+        // what it saved for the backward), so a block never holds more than one half's intermediates.
+        NDManager owner = x.getManager();
         long textLen = c.getShape().get(1);
-        // 1. norm1: modulated LayerNorm of both streams
-        NDList n1 = norm1.forward(x, c, emb);
-        // 2. Joint attention
-        NDList a = attn1.forward(n1.get(0), n1.get(1), cos, sin);              // [B, N, D], [B, L, D]
-        probe.accept(name + ".attn1.hidden_states", a.get(0));
-        probe.accept(name + ".attn1.encoder_hidden_states", a.get(1));
-        // 3. Gated residual
-        x = x.add(n1.get(2).mul(a.get(0)));
-        c = c.add(n1.get(3).mul(a.get(1)));
-        // 4. norm2
-        NDList n2 = norm2.forward(x, c, emb);
-        // 5. Joint feed-forward on [text; video]
-        NDArray f = ff.forward(n2.get(1).concat(n2.get(0), 1));               // [B, L + N, D]
-        NDList fs = f.split(new long[] {textLen}, 1);
-        // 6. Gated residual
-        x = x.add(n2.get(2).mul(fs.get(1)));
-        c = c.add(n2.get(3).mul(fs.get(0)));
-        return new NDList(x, c);
+        NDList mid = Scopes.run(owner, s -> {
+            // 1. norm1: modulated LayerNorm of both streams
+            NDList n1 = norm1.forward(x, c, emb);
+            // 2. Joint attention
+            NDList a = attn1.forward(n1.get(0), n1.get(1), cos, sin);          // [B, N, D], [B, L, D]
+            probe.accept(name + ".attn1.hidden_states", a.get(0));
+            probe.accept(name + ".attn1.encoder_hidden_states", a.get(1));
+            // 3. Gated residual
+            return new NDList(x.add(n1.get(2).mul(a.get(0))), c.add(n1.get(3).mul(a.get(1))));
+        }, x, c, emb);
+        NDArray xMid = mid.get(0);                                                 // [B, N, D]
+        NDArray cMid = mid.get(1);                                                 // [B, L, D]
+        NDList out = Scopes.run(owner, s -> {
+            // 4. norm2
+            NDList n2 = norm2.forward(xMid, cMid, emb);
+            // 5. Joint feed-forward on [text; video]
+            NDArray f = ff.forward(n2.get(1).concat(n2.get(0), 1));           // [B, L + N, D]
+            NDList fs = f.split(new long[] {textLen}, 1);
+            // 6. Gated residual
+            return new NDList(xMid.add(n2.get(2).mul(fs.get(1))), cMid.add(n2.get(3).mul(fs.get(0))));
+        }, xMid, cMid, emb);
+        mid.close();
+        return out;
     }
 }

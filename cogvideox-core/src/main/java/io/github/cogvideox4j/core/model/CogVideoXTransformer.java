@@ -703,15 +703,21 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     try (GradientCollector gc = engine.newGradientCollector()) {
                         stem = stem(in, shape, scope, ForwardProbe.NONE);
                     }
-                    // 2. Blocks without recording, keeping each block's inputs
+                    // 2. Blocks without recording, keeping each block's inputs (bf16 copies in bf16 compute)
+                    boolean bf16 = kernels.precision() == ComputePrecision.BF16;
                     NDArray emb = stem.emb().stopGradient();                               // [B, T]
                     NDArray v = stem.video().stopGradient();                               // [B, N, D]
                     NDArray c = stem.text().stopGradient();                                // [B, L, D]
                     List<NDList> blockInputs = new ArrayList<>();
                     for (CogVideoXBlock block : transformerBlocks) {
-                        blockInputs.add(new NDList(v, c));
+                        blockInputs.add(bf16 ? new NDList(kernels.pack().toBf16(v), kernels.pack().toBf16(c))
+                                : new NDList(v, c));
                         NDList out = runBlock(block, scope, v, c, new Stem(emb, c, v, stem.cos(), stem.sin()),
                                 ForwardProbe.NONE);
+                        if (bf16) {
+                            v.close();
+                            c.close();
+                        }
                         v = out.get(0);
                         c = out.get(1);
                     }
@@ -728,19 +734,23 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     NDArray gradV = headV.getGradient();                                   // [B, N, D]
                     NDArray gradC = c.zerosLike();                                         // the head ignores text
                     NDArray gradEmb = headEmb.getGradient();                               // [B, T]
-                    // 4. Blocks in reverse: recompute under a collector, backward with the upstream gradients
+                    // 4. Blocks in reverse: recompute under a collector, backward with the upstream gradients.
+                    //    The recompute runs in its own scope, so only what autograd saved outlives it.
                     for (int i = transformerBlocks.size() - 1; i >= 0; i--) {
                         try (NDManager blockScope = scope.newSubManager()) {
-                            NDArray xv = blockInputs.get(i).get(0).duplicate();
-                            NDArray xc = blockInputs.get(i).get(1).duplicate();
+                            NDList kept = blockInputs.set(i, null);
+                            NDArray xv = bf16 ? kernels.pack().toFloat32(kept.get(0)) : kept.get(0).duplicate();
+                            NDArray xc = bf16 ? kernels.pack().toFloat32(kept.get(1)) : kept.get(1).duplicate();
+                            kept.close();
                             NDArray xe = emb.duplicate();
                             for (NDArray a : new NDArray[] {xv, xc, xe}) {
                                 a.attach(blockScope);
                                 a.setRequiresGradient(true);
                             }
+                            CogVideoXBlock block = transformerBlocks.get(i);
                             try (GradientCollector gc = engine.newGradientCollector()) {
-                                NDList out = transformerBlocks.get(i).forward(xv, xc, xe, stem.cos(), stem.sin(),
-                                        ForwardProbe.NONE);
+                                NDList out = Scopes.run(blockScope, s -> block.forward(xv, xc, xe, stem.cos(),
+                                        stem.sin(), ForwardProbe.NONE), xv, xc, xe);
                                 gc.backward(out.get(0).mul(gradV).sum().add(out.get(1).mul(gradC).sum()));
                             }
                             gradV = xv.getGradient();

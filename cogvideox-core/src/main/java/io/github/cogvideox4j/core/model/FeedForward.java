@@ -24,6 +24,9 @@ public final class FeedForward {
      * @return {@code [B, S, D]}
      */
     public NDArray forward(NDArray h) {
-        return out.forward(kernels.geluTanh(proj.forward(h)));
+        if (kernels.fusesFeedForward(proj, out)) {
+            return kernels.feedForward(h, proj, out);                           // [..., D], [..., F] kept in bf16
+        }
+        return out.forward(kernels.geluTanh(proj.forward(h)));                  // [..., D]
     }
 }

@@ -45,6 +45,26 @@ final class Kernels implements AutoCloseable {
                 : ReferenceKernels.naiveAttention(q, k, v);
     }
 
+    /**
+     * Whether {@link #feedForward} runs the two Linears and the GELU as one bf16 kernel: fused kernels, bf16
+     * compute, both layers with a bias, the same storage kind (int8 or not) and no adapter (whose term the kernel
+     * would skip).
+     */
+    boolean fusesFeedForward(Linear proj, Linear out) {
+        return mode == KernelMode.FUSED && precision == ComputePrecision.BF16 && !proj.hasAdapters()
+                && !out.hasAdapters() && proj.bias() != null && out.bias() != null
+                && proj.hasInt8Weight() == out.hasInt8Weight();
+    }
+
+    /** {@code out(gelu_tanh(proj(x)))} as one bf16 kernel; only where {@link #fusesFeedForward} holds. */
+    NDArray feedForward(NDArray x, Linear proj, Linear out) {
+        if (proj.hasInt8Weight()) {
+            return pack.feedForwardInt8Bf16(x, proj.storedWeight(), proj.int8Scale(), proj.bias(),
+                    out.storedWeight(), out.int8Scale(), out.bias());
+        }
+        return pack.feedForwardBf16(x, proj.storedWeight(), proj.bias(), out.storedWeight(), out.bias());
+    }
+
     /** GELU, tanh approximation, in x's manager. */
     NDArray geluTanh(NDArray x) {
         return mode == KernelMode.FUSED ? pack.geluTanh(x) : ReferenceKernels.geluTanh(x);

@@ -279,4 +279,19 @@ public final class Linear {
     public List<LinearAdapter> adapters() {
         return List.copyOf(adapters);
     }
+
+    /** The stored weight in any storage (FLOAT32, bf16 reported UNKNOWN, or INT8 codes): for the kernel pack only. */
+    NDArray storedWeight() {
+        return weight;
+    }
+
+    /** @return the {@code [out, 1]} int8 scales, or {@code null} unless the weight is held as int8 codes */
+    NDArray int8Scale() {
+        return int8Scale;
+    }
+
+    /** @return whether an adapter is attached (a fused kernel would skip its term) */
+    boolean hasAdapters() {
+        return !adapters.isEmpty();
+    }
 }

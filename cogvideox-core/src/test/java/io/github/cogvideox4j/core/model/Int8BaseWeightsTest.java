@@ -15,6 +15,7 @@ import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.kernel.KernelPack;
 import io.github.cogvideox4j.core.kernel.UnsupportedDTypeException;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.GoldenInputs;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -65,15 +66,7 @@ class Int8BaseWeightsTest {
     }
 
     private static TransformerInput input(TensorSource in, NDManager m) {
-        TransformerInput input = TransformerInput.of(in.read("hidden_states", m), in.read("encoder_hidden_states", m),
-                in.read("timestep", m));
-        if (in.names().contains("ofs")) {
-            input = input.withOfs(in.read("ofs", m));
-        }
-        if (in.names().contains("image_rotary_emb.cos")) {
-            input = input.withRotaryEmbedding(in.read("image_rotary_emb.cos", m), in.read("image_rotary_emb.sin", m));
-        }
-        return input;
+        return GoldenInputs.transformerInput(in, m);
     }
 
     private static CogVideoXTransformer int8Model(Path dir, NDManager manager) throws Exception {

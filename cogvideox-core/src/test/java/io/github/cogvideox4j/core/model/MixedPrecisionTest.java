@@ -16,6 +16,7 @@ import io.github.cogvideox4j.core.kernel.DTypeGuard;
 import io.github.cogvideox4j.core.kernel.KernelPack;
 import io.github.cogvideox4j.core.kernel.UnsupportedDTypeException;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.GoldenInputs;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -64,15 +65,7 @@ class MixedPrecisionTest {
     }
 
     private static TransformerInput input(TensorSource in, NDManager m) {
-        TransformerInput input = TransformerInput.of(in.read("hidden_states", m), in.read("encoder_hidden_states", m),
-                in.read("timestep", m));
-        if (in.names().contains("ofs")) {
-            input = input.withOfs(in.read("ofs", m));
-        }
-        if (in.names().contains("image_rotary_emb.cos")) {
-            input = input.withRotaryEmbedding(in.read("image_rotary_emb.cos", m), in.read("image_rotary_emb.sin", m));
-        }
-        return input;
+        return GoldenInputs.transformerInput(in, m);
     }
 
     /** Asserts max|a - e| <= rel max|e| and the relative RMS <= rms; returns max|a - e| / max|e|. */

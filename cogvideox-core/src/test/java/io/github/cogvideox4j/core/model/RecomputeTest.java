@@ -11,6 +11,7 @@ import ai.djl.training.GradientCollector;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.GoldenInputs;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -27,14 +28,7 @@ class RecomputeTest {
     }
 
     private static TransformerInput input(TensorSource in, NDManager m) {
-        TransformerInput input = TransformerInput.of(in.read("hidden_states", m), in.read("encoder_hidden_states", m),
-                in.read("timestep", m));
-        if (in.names().contains("ofs")) {
-            input = input.withOfs(in.read("ofs", m));
-        }
-        if (in.names().contains("image_rotary_emb.cos")) {
-            input = input.withRotaryEmbedding(in.read("image_rotary_emb.cos", m), in.read("image_rotary_emb.sin", m));
-        }
+        TransformerInput input = GoldenInputs.transformerInput(in, m);
         input.hiddenStates().setRequiresGradient(true);
         input.encoderHiddenStates().setRequiresGradient(true);
         return input;

@@ -10,6 +10,7 @@ import ai.djl.training.GradientCollector;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.GoldenInputs;
 import io.github.cogvideox4j.core.testing.TestDevice;
 import io.github.cogvideox4j.core.testing.Tolerance;
 import java.nio.file.Path;
@@ -36,15 +37,7 @@ class TransformerGoldenTest {
     }
 
     private static TransformerInput input(TensorSource in, NDManager m) {
-        TransformerInput input = TransformerInput.of(in.read("hidden_states", m), in.read("encoder_hidden_states", m),
-                in.read("timestep", m));
-        if (in.names().contains("ofs")) {
-            input = input.withOfs(in.read("ofs", m));
-        }
-        if (in.names().contains("image_rotary_emb.cos")) {
-            input = input.withRotaryEmbedding(in.read("image_rotary_emb.cos", m), in.read("image_rotary_emb.sin", m));
-        }
-        return input;
+        return GoldenInputs.transformerInput(in, m);
     }
 
     @ParameterizedTest(name = "{0} {1}")

@@ -1,0 +1,170 @@
+package io.github.cogvideox4j.core.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import io.github.cogvideox4j.core.io.SafetensorsReader;
+import io.github.cogvideox4j.core.io.TensorSource;
+import io.github.cogvideox4j.core.testing.Golden;
+import io.github.cogvideox4j.core.testing.GoldenInputs;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What bf16 mixed precision ({@link ComputePrecision#BF16}) keeps for the backward, on every golden transformer case,
+ * for a full fine-tune (every parameter and both inputs require gradients; loss {@code sum(sample * grad_G)}):
+ *
+ * <ul>
+ *   <li>The feed-forward runs as one bf16 kernel, so GELU's input and output ({@code [B, S, 4D]}) are kept in bf16.
+ *       It rounds exactly the tensors the unfused bf16 path rounds before its GEMMs, so values and gradients equal
+ *       that path bit for bit (forced here by a zero adapter on {@code ff.net.0.proj}, which the fused kernel cannot
+ *       carry).</li>
+ *   <li>With block checkpointing the block inputs are kept as bf16 copies. The forward that gives the loss runs on
+ *       the float32 stream, so the loss equals the plain step's bit for bit. Only the recompute of block i starts from
+ *       {@code bf16(x_i)}: one more relative rounding of at most u = 2^-9 per element, of the same kind as the
+ *       roundings the bf16 path already applies to every GEMM input (the block's LayerNorm passes a relative
+ *       perturbation through unchanged). So the step must stay inside the error envelope of bf16 compute against the
+ *       fp32 reference (diffusers' gradients in {@code grads.safetensors}): {@code GRAD_REL} = 3e-2 max|ref| + 1e-6,
+ *       MixedPrecisionTest's bound from bf16's 8-bit significand. A tighter bound against the plain bf16 step does not
+ *       hold: the k-projection gradients sum terms that cancel (softmax shift invariance), and one flipped last bit
+ *       of a bf16 GEMM result moves them by several of their own ulps (measured 1.9e-2 of max|ref| on case f).</li>
+ * </ul>
+ */
+class Bf16ActivationStorageTest {
+    private static final Logger LOG = LoggerFactory.getLogger(Bf16ActivationStorageTest.class);
+    /** MixedPrecisionTest's gradient bound for bf16 compute against fp32 (2x the worst measured). */
+    private static final double GRAD_REL = 3e-2;
+    /** Floor for gradients that are zero analytically (round-off of order 1e-8 in the reference). */
+    private static final double GRAD_ABS = 1e-6;
+
+    private NDManager manager;
+
+    @BeforeEach
+    void setUp() {
+        manager = NDManager.newBaseManager();
+    }
+
+    @AfterEach
+    void tearDown() {
+        manager.close();
+    }
+
+    static Stream<String> cases() {
+        return Golden.subfolders("transformer").stream().map(p -> p.getFileName().toString());
+    }
+
+    /** The loss, the sample, every parameter's gradient and both input gradients of one bf16 step. */
+    private record Step(float loss, Map<String, float[]> values) {}
+
+    private Step step(String name, boolean recompute, Consumer<CogVideoXTransformer> prepare) throws Exception {
+        Path dir = Golden.path("transformer", name);
+        try (NDManager m = manager.newSubManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, m);
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"))) {
+            model.setComputePrecision(ComputePrecision.BF16);
+            model.setRequiresGradient(true);
+            prepare.accept(model);
+            TransformerInput x = GoldenInputs.transformerInput(in, m);
+            x.hiddenStates().setRequiresGradient(true);
+            x.encoderHiddenStates().setRequiresGradient(true);
+            NDArray gradG = in.read("grad_G", m);
+            Map<String, float[]> values = new LinkedHashMap<>();
+            float loss;
+            if (recompute) {
+                loss = model.forwardBackwardWithRecompute(x, s -> s.mul(gradG).sum()).getFloat();
+            } else {
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    NDArray sample = model.forward(x);
+                    NDArray l = sample.mul(gradG).sum();
+                    gc.backward(l);
+                    loss = l.getFloat();
+                    values.put("sample", sample.toFloatArray());
+                }
+            }
+            values.put("inputs.hidden_states", x.hiddenStates().getGradient().toFloatArray());
+            values.put("inputs.encoder_hidden_states", x.encoderHiddenStates().getGradient().toFloatArray());
+            for (Map.Entry<String, NDArray> e : model.namedParameters().entrySet()) {
+                if (e.getValue().hasGradient()) {
+                    values.put(e.getKey(), e.getValue().getGradient().toFloatArray());
+                }
+            }
+            return new Step(loss, values);
+        }
+    }
+
+    /** A term that adds exactly zero, so that the fused feed-forward (which cannot carry an adapter) is not used. */
+    private static void zeroAdapterOnEveryFeedForward(CogVideoXTransformer model) {
+        model.namedLinears().forEach((k, linear) -> {
+            if (k.endsWith(".ff.net.0.proj")) {
+                linear.addAdapter(h -> h.zerosLike().sum(new int[] {-1}, true));
+            }
+        });
+    }
+
+    private static double maxAbsDiff(float[] a, float[] b) {
+        assertThat(a).hasSameSizeAs(b);
+        double d = 0;
+        for (int i = 0; i < a.length; i++) {
+            d = Math.max(d, Math.abs((double) a[i] - b[i]));
+        }
+        return d;
+    }
+
+    private static double maxAbs(float[] a) {
+        double m = 0;
+        for (float v : a) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void theFusedBf16FeedForwardEqualsTheUnfusedBf16PathBitForBit(String name) throws Exception {
+        Step fused = step(name, false, m -> {});
+        Step unfused = step(name, false, Bf16ActivationStorageTest::zeroAdapterOnEveryFeedForward);
+        assertThat(fused.loss()).isEqualTo(unfused.loss());
+        assertThat(fused.values().keySet()).containsExactlyElementsOf(unfused.values().keySet());
+        for (String key : fused.values().keySet()) {
+            assertThat(maxAbsDiff(fused.values().get(key), unfused.values().get(key))).as("%s %s", name, key)
+                    .isZero();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void bf16CheckpointsKeepTheLossAndStayWithinTheBf16ErrorOfTheReferenceGradients(String name) throws Exception {
+        Step plain = step(name, false, m -> {});
+        Step checkpointed = step(name, true, m -> {});
+        assertThat(checkpointed.loss()).as("the loss comes from the float32 stream").isEqualTo(plain.loss());
+        double worstPlain = 0;
+        double worstCheckpointed = 0;
+        try (TensorSource grads = SafetensorsReader.open(Golden.path("transformer", name)
+                .resolve("grads.safetensors"))) {
+            for (String key : grads.names()) {
+                float[] ref = grads.readFloats(key);
+                double scale = maxAbs(ref);
+                double diff = maxAbsDiff(checkpointed.values().get(key), ref);
+                assertThat(diff).as("%s grad %s with bf16 checkpoints: max|diff| against the reference (max|ref| %s)",
+                        name, key, scale).isLessThanOrEqualTo(GRAD_REL * scale + GRAD_ABS);
+                worstCheckpointed = Math.max(worstCheckpointed, diff / (scale + GRAD_ABS / GRAD_REL));
+                worstPlain = Math.max(worstPlain,
+                        maxAbsDiff(plain.values().get(key), ref) / (scale + GRAD_ABS / GRAD_REL));
+            }
+        }
+        LOG.info("{}: worst gradient max|diff| / max|ref|: plain bf16 {}, bf16 checkpoints {}", name, worstPlain,
+                worstCheckpointed);
+    }
+}

@@ -19,6 +19,7 @@ import io.github.cogvideox4j.core.embed.SinCosPositionalEmbedding3d;
 import io.github.cogvideox4j.core.embed.Timesteps;
 import io.github.cogvideox4j.core.io.SafetensorsFiles;
 import io.github.cogvideox4j.core.io.TensorSource;
+import io.github.cogvideox4j.core.kernel.CpuFeatures;
 import io.github.cogvideox4j.core.kernel.DTypeGuard;
 import io.github.cogvideox4j.core.kernel.KernelPack;
 import java.io.IOException;
@@ -65,6 +66,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class CogVideoXTransformer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CogVideoXTransformer.class);
+    /** Whether the slow-bf16 warning of {@link #setComputePrecision} was logged in this JVM (once). */
+    private static final java.util.concurrent.atomic.AtomicBoolean SLOW_BF16_WARNED =
+            new java.util.concurrent.atomic.AtomicBoolean();
     private static final String WEIGHTS_BASE_NAME = "diffusion_pytorch_model";
 
     private final CogVideoXConfig config;
@@ -348,7 +352,8 @@ public final class CogVideoXTransformer implements AutoCloseable {
 
     /**
      * A model with random weights of the config's shapes (normal(0, 0.02) for projections, ones/zeros for norms),
-     * for demos, benchmarks and shape tests. Deterministic for a seed.
+     * for demos, benchmarks and shape tests. Deterministic for a seed. FLOAT32 storage; see
+     * {@link #random(CogVideoXConfig, NDManager, long, DataType)}.
      *
      * @param config the model config
      * @param manager the parent of the model's own manager
@@ -356,9 +361,34 @@ public final class CogVideoXTransformer implements AutoCloseable {
      * @return the model
      */
     public static CogVideoXTransformer random(CogVideoXConfig config, NDManager manager, long seed) {
+        return random(config, manager, seed, DataType.FLOAT32);
+    }
+
+    /**
+     * A model with random weights, as {@link #random(CogVideoXConfig, NDManager, long)}, held as {@code storage}.
+     * With BFLOAT16 every Linear weight is rounded to bf16 storage as it is made (as
+     * {@link #load(Path, NDManager, DataType)} does), so the peak is the bf16 model plus one FLOAT32 tensor: a
+     * real-size model for memory and speed measurements needs no FLOAT32 copy of itself. The values are the FLOAT32
+     * model's for the same seed, rounded.
+     *
+     * @param config the model config
+     * @param manager the parent of the model's own manager
+     * @param seed the random seed
+     * @param storage FLOAT32 or BFLOAT16
+     * @return the model; close it to free its weights
+     * @throws IllegalArgumentException for another storage type
+     */
+    public static CogVideoXTransformer random(CogVideoXConfig config, NDManager manager, long seed,
+            DataType storage) {
+        com.google.common.base.Preconditions.checkArgument(
+                storage == DataType.FLOAT32 || storage == DataType.BFLOAT16,
+                "random weights are held as FLOAT32 or BFLOAT16, not %s", storage);
         ParameterLayout layout = ParameterLayout.of(config);
         SplittableRandom random = new SplittableRandom(seed);
+        boolean bf16 = storage == DataType.BFLOAT16;
+        Set<String> bf16Names = bf16 ? linearWeightNames(config) : Set.of();
         NDManager own = manager.newSubManager();
+        KernelPack pack = KernelPack.load();
         try {
             Map<String, NDArray> state = new LinkedHashMap<>();
             for (Map.Entry<String, Shape> e : layout.shapes().entrySet()) {
@@ -374,11 +404,17 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     }
                 }
                 NDArray a = EngineArrays.create(own, values, shape);
+                if (bf16Names.contains(name)) {
+                    try (NDArray wide = a) {
+                        a = pack.toBf16(wide); // a copy in `own`; the FLOAT32 tensor is freed at once
+                    }
+                }
                 a.setName(name);
                 state.put(name, a);
             }
-            return new CogVideoXTransformer(config, own, DataType.FLOAT32, state, KernelPack.load(), false);
+            return new CogVideoXTransformer(config, own, DataType.FLOAT32, state, pack, bf16);
         } catch (RuntimeException e) {
+            pack.close();
             own.close();
             throw e;
         }
@@ -625,6 +661,14 @@ public final class CogVideoXTransformer implements AutoCloseable {
         if (precision == ComputePrecision.BF16 && dtype != DataType.FLOAT32) {
             throw new CogVideoXException(config.variant().displayName() + ": BF16 compute needs FLOAT32 activations, "
                     + "but the model is held in " + dtype + "; load it with DataType.FLOAT32 or DataType.BFLOAT16");
+        }
+        boolean slowBf16 = !device().isGpu() && !CpuFeatures.hasNativeBf16Gemm().orElse(true);
+        if (precision == ComputePrecision.BF16 && slowBf16 && SLOW_BF16_WARNED.compareAndSet(false, true)) {
+            LOG.warn("BF16 compute on a CPU without a native bf16 dot product (no avx512_bf16 or amx_bf16 flag in "
+                    + "/proc/cpuinfo): libtorch then runs bf16 GEMMs as a plain loop, several times slower than "
+                    + "FP32 (about 10 against 80 GFLOP/s, and far slower in the backward, measured on an AVX2-only "
+                    + "AMD EPYC). bf16 weight storage (load with DataType.BFLOAT16) still saves memory with FP32 "
+                    + "compute; see docs/mixed-precision.md");
         }
         kernels.setPrecision(precision);
     }

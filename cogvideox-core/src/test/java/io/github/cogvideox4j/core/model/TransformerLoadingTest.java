@@ -121,4 +121,37 @@ class TransformerLoadingTest {
                     .isEqualTo(layout.shapes().get(name)));
         }
     }
+
+    @Test
+    void aRandomBf16ModelHoldsTheFloat32ModelsLinearWeightsRoundedToNearestEven() {
+        CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_1_5_5B);
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer fp32 = CogVideoXTransformer.random(config, manager, 7);
+                CogVideoXTransformer bf16 = CogVideoXTransformer.random(config, manager, 7, DataType.BFLOAT16)) {
+            assertThat(bf16.hasBf16Storage()).isTrue();
+            fp32.namedLinears().forEach((name, linear) -> {
+                float[] wide = linear.weight().toFloatArray();
+                float[] rounded = new float[wide.length];
+                for (int i = 0; i < wide.length; i++) {
+                    int bits = Float.floatToRawIntBits(wide[i]);
+                    rounded[i] = Float.intBitsToFloat((bits + 0x7FFF + ((bits >>> 16) & 1)) & 0xFFFF0000);
+                }
+                try (NDArray stored = bf16.namedLinears().get(name).weightAsFloat32(manager)) {
+                    assertThat(stored.toFloatArray()).as(name).containsExactly(rounded);
+                }
+            });
+            bf16.namedParameters().forEach((name, p) -> assertThat(p.toFloatArray()).as(name)
+                    .containsExactly(fp32.namedParameters().get(name).toFloatArray()));
+        }
+    }
+
+    @Test
+    void aRandomModelIsHeldAsFloat32OrBfloat16Only() {
+        CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            assertThatThrownBy(() -> CogVideoXTransformer.random(config, manager, 1, DataType.FLOAT16))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("random weights are held as FLOAT32 or BFLOAT16, not float16");
+        }
+    }
 }

@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 
 import ai.djl.ndarray.types.Shape;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
+import io.github.cogvideox4j.core.model.BasePrecision;
 import io.github.cogvideox4j.core.model.ComputePrecision;
 import io.github.cogvideox4j.core.model.ParameterLayout;
 import io.github.cogvideox4j.data.Bucket;
@@ -81,18 +82,17 @@ public final class MemoryPlan {
     /** Fixed allowance for libtorch, the JVM and its heap: 512 MiB. */
     static final long RUNTIME_OVERHEAD_BYTES = 512L << 20;
 
-    // Per token, per block, in fp32 values of width D (or F = 4D, or per adapted Linear). See docs/training-cost.md.
-    /** Autograd-saved tensors of one block of width D: norm inputs and outputs, q/k/v, RoPE, attention, gates. */
-    static final int SAVED_D = 19;
-    /** Autograd-saved tensors of width F: the feed-forward's up projection and GELU outputs. */
-    static final int SAVED_F = 2;
-    /** Every forward intermediate of one block of width D (recompute under a collector). */
-    static final int INTERMEDIATE_D = 34;
-    /** Every forward intermediate of width F: up projection and GELU outputs. */
-    static final int INTERMEDIATE_F = 2;
-    /** Per adapted Linear: the B product, its scaling and the sum, each of the Linear's output width. */
-    static final int LORA_INTERMEDIATE_OUT = 3;
-    /** The backward's transient gradients of width F (GELU input and output). */
+    // Per token, per block, in values of width D (or F = 4D, or per adapted Linear), fitted to the bench's measured
+    // peaks (TrainingStepBench, two token counts per mode); docs/training-cost.md lists the fit and its residuals.
+    /** Tensors of width D one block keeps for its backward (norms, q/k/v, RoPE, attention, gates): fitted, fp32. */
+    static final int SAVED_D = 13;
+    /** Tensors of width F one block keeps: GELU's input (fp32, or bf16 in the fused bf16 feed-forward). */
+    static final int SAVED_F = 1;
+    /** A full fine-tune also keeps the inputs of its trainable feed-forward Linears: one of width D, one of width F. */
+    static final int FULL_SAVED_D = 1;
+    /** See {@link #FULL_SAVED_D}: the down projection's input, width F. */
+    static final int FULL_SAVED_F = 1;
+    /** The backward's transient gradients of width F, on top of a recomputed block's saved tensors. */
     static final int BACKWARD_F = 2;
     /** Checkpointing extras of width D: upstream gradients (current and new) and the recompute's input copies. */
     static final int CHECKPOINT_EXTRA_D = 3;
@@ -134,28 +134,33 @@ public final class MemoryPlan {
         long batch = cfg.batchSize();
         int layers = model.numLayers();
         boolean lora = !cfg.fullFinetune();
-        boolean bf16Base = lora && cfg.mixedPrecision() == ComputePrecision.BF16;
+        BasePrecision base = cfg.basePrecision();
+        boolean bf16Compute = cfg.mixedPrecision() == ComputePrecision.BF16;
 
         ParameterLayout layout = ParameterLayout.of(model);
         long weights = 0;
         long parameters = layout.parameterElements();
         long loraParams = 0;
-        long loraOutWidth = 0;   // sum of the adapted Linears' output widths in one block
         long loraRankWidth = 0;  // rank x adapted Linears in one block
+        long blockLinearElements = 0;  // Linear weight elements of one block
+        boolean adaptsFeedForward = false;
         Pattern regex = lora && cfg.lora().targetRegex() != null ? Pattern.compile(cfg.lora().targetRegex()) : null;
         for (Map.Entry<String, Shape> e : layout.shapes().entrySet()) {
             Shape shape = e.getValue();
             boolean linearWeight = e.getKey().endsWith(".weight") && shape.dimension() == 2
                     && !layout.buffers().contains(e.getKey());
-            weights += shape.size() * (linearWeight && bf16Base ? BF16 : FP32);
+            weights += linearWeight ? linearWeightBytes(shape, base) : shape.size() * FP32;
+            if (linearWeight && e.getKey().startsWith("transformer_blocks.0.")) {
+                blockLinearElements += shape.size();
+            }
             if (lora && linearWeight) {
                 String module = e.getKey().substring(0, e.getKey().length() - ".weight".length());
                 if (adapted(module, cfg.lora().targets(), regex)) {
                     int r = cfg.lora().rank();
                     loraParams += (long) r * (shape.get(0) + shape.get(1));
                     if (module.startsWith("transformer_blocks.0.")) {
-                        loraOutWidth += shape.get(0);
                         loraRankWidth += r;
+                        adaptsFeedForward |= module.contains(".ff.");
                     }
                 }
             }
@@ -163,16 +168,21 @@ public final class MemoryPlan {
         // LoRA: A, B + gradients + m + v; full: gradients + m + v (the parameters are in the weights)
         long trainable = lora ? 4L * FP32 * loraParams : 3L * FP32 * parameters;
 
-        long tokenValues = batch * s;                              // fp32 values per unit of width
-        long savedPerBlock = tokenValues * (SAVED_D * d + SAVED_F * f + loraRankWidth) * FP32;
+        long tokenValues = batch * s;                              // values per unit of width
+        // BF16 compute keeps the block checkpoints in bf16; the fused bf16 feed-forward (no adapter on ff.net.*)
+        // keeps its F-wide tensors (and a full fine-tune's ff inputs) in bf16
+        boolean fusedFeedForward = bf16Compute && !adaptsFeedForward;
+        long ffBytes = fusedFeedForward ? BF16 : FP32;
+        long savedPerBlock = tokenValues * ((SAVED_D * d + loraRankWidth) * FP32 + SAVED_F * f * ffBytes
+                + (lora ? 0 : (FULL_SAVED_D * d + FULL_SAVED_F * f) * ffBytes));
+        // A Linear whose weight is not already in the GEMM's dtype saves the cast (or dequantised) copy it multiplied
+        long weightCopies = blockLinearElements * weightCopyBytes(base, bf16Compute);
         long checkpoints = cfg.gradientCheckpointing()
-                ? tokenValues * (layers + CHECKPOINT_EXTRA_D) * d * FP32
-                : layers * savedPerBlock;
-        long backwardTransient = tokenValues * BACKWARD_F * f * FP32;
+                ? tokenValues * d * (layers * (bf16Compute ? BF16 : FP32) + CHECKPOINT_EXTRA_D * FP32)
+                : layers * (savedPerBlock + weightCopies);
         long working = cfg.gradientCheckpointing()
-                ? tokenValues * (INTERMEDIATE_D * d + INTERMEDIATE_F * f + LORA_INTERMEDIATE_OUT * loraOutWidth
-                        + loraRankWidth) * FP32 + backwardTransient
-                : backwardTransient;
+                ? savedPerBlock + weightCopies + tokenValues * BACKWARD_F * f * FP32
+                : 0;
         long stemHead = tokenValues * STEM_HEAD_D * d * FP32;
         long attention = tokenValues * ATTENTION_D * d * FP32 + batch * model.numAttentionHeads() * s * FP32;
 
@@ -185,6 +195,28 @@ public final class MemoryPlan {
         m.put(Component.ATTENTION, attention);
         m.put(Component.RUNTIME_OVERHEAD, RUNTIME_OVERHEAD_BYTES);
         return new MemoryPlan(m, largest, s);
+    }
+
+    /**
+     * Bytes per weight element that autograd keeps for a recorded Linear whose stored weight is not the GEMM's
+     * operand: the bf16 cast of a FLOAT32 weight (BF16 compute), the FLOAT32 widening of a bf16 weight (FP32
+     * compute), the dequantised int8 weight (either).
+     */
+    private static long weightCopyBytes(BasePrecision base, boolean bf16Compute) {
+        return switch (base) {
+            case FP32 -> bf16Compute ? BF16 : 0;
+            case BF16 -> bf16Compute ? 0 : FP32;
+            case INT8 -> bf16Compute ? BF16 : FP32;
+        };
+    }
+
+    /** Bytes of one Linear weight {@code [out, in]} held as {@code base}: int8 codes carry one fp32 scale per row. */
+    private static long linearWeightBytes(Shape shape, BasePrecision base) {
+        return switch (base) {
+            case FP32 -> shape.size() * FP32;
+            case BF16 -> shape.size() * BF16;
+            case INT8 -> shape.size() + shape.get(0) * FP32;
+        };
     }
 
     /**
@@ -268,8 +300,9 @@ public final class MemoryPlan {
     public record Suggestion(String change, MemoryPlan plan) {}
 
     /**
-     * Plans the run with each single switch applied (checkpointing on, bf16, the largest LoRA rank below the current
-     * one that fits, batch size 1, dropping the largest buckets, all switches together) and keeps those that fit.
+     * Plans the run with each single switch applied (checkpointing on, bf16, an int8 base for a LoRA, the largest LoRA
+     * rank below the current one that fits, batch size 1, dropping the largest buckets, all switches together) and
+     * keeps those that fit.
      *
      * @param cfg the run's configuration
      * @param model the transformer's configuration
@@ -290,6 +323,10 @@ public final class MemoryPlan {
             TrainingConfig c = cfg.toBuilder().mixedPrecision(ComputePrecision.BF16).build();
             add(fits, "mixed_precision: bf16", of(c, model, latentBuckets), budgetBytes);
             all = all.toBuilder().mixedPrecision(ComputePrecision.BF16).build();
+        }
+        if (!cfg.fullFinetune() && cfg.basePrecision() != BasePrecision.INT8) {
+            TrainingConfig c = cfg.toBuilder().basePrecision(BasePrecision.INT8).build();
+            add(fits, "base_precision: int8", of(c, model, latentBuckets), budgetBytes);
         }
         if (!cfg.fullFinetune()) {
             for (int r = cfg.lora().rank() / 2; r >= 1; r /= 2) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.ndarray.types.Shape;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
+import io.github.cogvideox4j.core.model.BasePrecision;
 import io.github.cogvideox4j.core.model.ComputePrecision;
 import io.github.cogvideox4j.core.model.ParameterLayout;
 import io.github.cogvideox4j.data.Bucket;
@@ -54,9 +55,8 @@ class MemoryPlanTest {
         assertThat(plan.bytes(Component.BLOCK_CHECKPOINTS))
                 .isEqualTo(4 * s * (layers + MemoryPlan.CHECKPOINT_EXTRA_D) * d);
         assertThat(plan.bytes(Component.STEM_AND_HEAD)).isEqualTo(4 * s * MemoryPlan.STEM_HEAD_D * d);
-        assertThat(plan.bytes(Component.BLOCK_WORKING_SET)).isEqualTo(4 * s * (MemoryPlan.INTERMEDIATE_D * d
-                + MemoryPlan.INTERMEDIATE_F * f + 4 * (MemoryPlan.LORA_INTERMEDIATE_OUT * d + r)
-                + MemoryPlan.BACKWARD_F * f));
+        long saved = 4 * s * (MemoryPlan.SAVED_D * d + MemoryPlan.SAVED_F * f + 4 * r);  // fp32, 4 LoRAs
+        assertThat(plan.bytes(Component.BLOCK_WORKING_SET)).isEqualTo(saved + 4 * s * MemoryPlan.BACKWARD_F * f);
         assertThat(plan.bytes(Component.ATTENTION))
                 .isEqualTo(4 * s * MemoryPlan.ATTENTION_D * d + 4 * FIVE_B.numAttentionHeads() * s);
         assertThat(plan.bytes(Component.RUNTIME_OVERHEAD)).isEqualTo(MemoryPlan.RUNTIME_OVERHEAD_BYTES);
@@ -71,7 +71,7 @@ class MemoryPlanTest {
         long s = one.tokens();
         long saved = 4 * s * (MemoryPlan.SAVED_D * d + MemoryPlan.SAVED_F * 4 * d + 4 * 64);
         assertThat(one.bytes(Component.BLOCK_CHECKPOINTS)).isEqualTo(FIVE_B.numLayers() * saved);
-        assertThat(one.bytes(Component.BLOCK_WORKING_SET)).isEqualTo(4 * s * MemoryPlan.BACKWARD_F * 4 * d);
+        assertThat(one.bytes(Component.BLOCK_WORKING_SET)).isZero();
         assertThat(two.activationBytes()).isEqualTo(2 * one.activationBytes());
         assertThat(two.bytes(Component.WEIGHTS)).isEqualTo(one.bytes(Component.WEIGHTS));
     }
@@ -83,7 +83,50 @@ class MemoryPlanTest {
                 List.of(HALF_SIZE));
         assertThat(fp32.bytes(Component.WEIGHTS) - bf16.bytes(Component.WEIGHTS))
                 .isEqualTo(2 * linearWeightElements(FIVE_B));
-        assertThat(bf16.activationBytes()).isEqualTo(fp32.activationBytes());
+    }
+
+    @Test
+    void theFusedBf16FeedForwardKeepsItsWideTensorsInTwoBytesUnlessALoraAdaptsIt() {
+        TrainingConfig.Builder bf16 = lora(16).mixedPrecision(ComputePrecision.BF16);
+        MemoryPlan fused = MemoryPlan.of(bf16.build(), FIVE_B, List.of(HALF_SIZE));
+        MemoryPlan unfused = MemoryPlan.of(bf16.lora(new TrainingConfig.LoraSettings(16, 16,
+                List.of("to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj"), null, 0.0, 0)).build(), FIVE_B,
+                List.of(HALF_SIZE));
+        long f = 4L * FIVE_B.innerDim();
+        long adapterRank = 4L * 16 * fused.tokens() * FIVE_B.numLayers();          // the fifth LoRA's x·A
+        assertThat(unfused.bytes(Component.BLOCK_CHECKPOINTS) - fused.bytes(Component.BLOCK_CHECKPOINTS))
+                .isEqualTo(FIVE_B.numLayers() * 2 * fused.tokens() * MemoryPlan.SAVED_F * f + adapterRank);
+    }
+
+    @Test
+    void anInt8BaseHoldsOneBytePerLinearWeightAndAFloat32ScalePerOutputChannel() {
+        MemoryPlan fp32 = MemoryPlan.of(lora(16).build(), FIVE_B, List.of(HALF_SIZE));
+        MemoryPlan int8 = MemoryPlan.of(lora(16).basePrecision(BasePrecision.INT8).build(), FIVE_B,
+                List.of(HALF_SIZE));
+        long rows = ParameterLayout.of(FIVE_B).shapes().entrySet().stream()
+                .filter(e -> e.getKey().endsWith(".weight") && e.getValue().dimension() == 2)
+                .mapToLong(e -> e.getValue().get(0)).sum();
+        assertThat(fp32.bytes(Component.WEIGHTS) - int8.bytes(Component.WEIGHTS))
+                .isEqualTo(3 * linearWeightElements(FIVE_B) - 4 * rows);
+    }
+
+    @Test
+    void bf16ComputeWithCheckpointingKeepsTheBlockCheckpointsInTwoBytes() {
+        MemoryPlan fp32 = MemoryPlan.of(lora(16).gradientCheckpointing(true).build(), FIVE_B, List.of(FULL_SIZE));
+        MemoryPlan bf16 = MemoryPlan.of(lora(16).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16)
+                .build(), FIVE_B, List.of(FULL_SIZE));
+        long perBlock = fp32.tokens() * FIVE_B.innerDim();
+        assertThat(fp32.bytes(Component.BLOCK_CHECKPOINTS) - bf16.bytes(Component.BLOCK_CHECKPOINTS))
+                .isEqualTo(2 * FIVE_B.numLayers() * perBlock);
+    }
+
+    @Test
+    void anInt8BaseIsOfferedWhenItMakesALoraFit() {
+        TrainingConfig cfg = lora(16).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16).build();
+        MemoryPlan int8 = MemoryPlan.of(cfg.toBuilder().basePrecision(BasePrecision.INT8).build(), FIVE_B,
+                List.of(HALF_SIZE));
+        assertThat(MemoryPlan.suggestions(cfg, FIVE_B, List.of(HALF_SIZE), int8.peakBytes()))
+                .extracting(MemoryPlan.Suggestion::change).contains("base_precision: int8");
     }
 
     @Test

@@ -20,28 +20,29 @@ import java.util.regex.Pattern;
 
 /**
  * The planned peak resident memory of one training step, by component, from the configuration, the model's shapes
- * and the latent buckets (no tensor is created). The activation coefficients count the tensors a CogVideoX block
- * keeps, in units of one fp32 value per token of width D ({@code inner_dim}) or F ({@code 4·D}, the feed-forward's
- * inner width); docs/training-cost.md ("Memory plan") lists them and compares the plan with the measured peaks.
+ * and the latent buckets (no tensor is created). The activation terms are a per-token model of what one CogVideoX block
+ * keeps, in values of width D ({@code inner_dim}) or F ({@code 4·D}, the feed-forward's inner width), whose
+ * coefficients were fitted to measured peaks; docs/training-cost.md ("Memory plan") gives the model, the fit and its
+ * residuals.
  *
  * <ul>
- *   <li>{@link Component#WEIGHTS}: every parameter and buffer; Linear weights ({@code [out, in]}) in bf16 storage
- *       for a bf16 LoRA run (as {@code cogvideox train} loads them), everything else fp32.
+ *   <li>{@link Component#WEIGHTS}: every parameter and buffer; Linear weights ({@code [out, in]}) at the run's
+ *       {@code base_precision} (4, 2 or 1 byte per element, int8 with one fp32 scale per row), everything else fp32.
  *   <li>{@link Component#TRAINABLE_STATE}: LoRA A and B (fp32) plus, per trainable value, its gradient and the two
  *       AdamW moments (fp32); for a full fine-tune the gradients and moments of every parameter.
- *   <li>{@link Component#BLOCK_CHECKPOINTS}: with gradient checkpointing, each block's input hidden states plus the
- *       upstream gradients and the recompute's input copies; without, every block's autograd-saved tensors.
+ *   <li>{@link Component#BLOCK_CHECKPOINTS}: with gradient checkpointing, each block's input hidden states (bf16 under
+ *       {@code mixed_precision: bf16}) plus the upstream gradients and the recompute's input copies; without, every
+ *       block's saved tensors and weight copies.
  *   <li>{@link Component#STEM_AND_HEAD}: the patch embedding's and the output head's activations.
- *   <li>{@link Component#BLOCK_WORKING_SET}: the largest block during its backward: with checkpointing every
- *       intermediate of its recompute (they live until its scope closes) plus the backward's transient gradients;
- *       without, the transient gradients only (its saved tensors are in the checkpoints line).
+ *   <li>{@link Component#BLOCK_WORKING_SET}: with checkpointing, the recomputed block's saved tensors and weight copies
+ *       plus the backward's transient gradients; without, nothing beyond the checkpoints line.
  *   <li>{@link Component#ATTENTION}: the fused attention kernel's backward buffers (dq, dk, dv and the row
  *       log-sum-exp) for the largest bucket.
  *   <li>{@link Component#RUNTIME_OVERHEAD}: a fixed allowance for libtorch, the JVM and its heap.
  * </ul>
  *
- * <p>Activations are planned in fp32 also under {@code mixed_precision: bf16} (its GEMMs return fp32 activations).
- * The largest bucket is the one with the most tokens (video tokens after patching plus {@code max_text_seq_length}).
+ * <p>The largest bucket is the one with the most tokens (video tokens after patching plus
+ * {@code max_text_seq_length}).
  *
  * <p>Thread safety: immutable.
  */

@@ -704,11 +704,17 @@ public final class CogVideoXTransformer implements AutoCloseable {
         return Scopes.run(owner, scope -> {
                     // 1-3. Time (and OFS) embedding, patch embedding with positions, RoPE table
                     Stem stem = stem(in, shape, scope, probe);
-                    // 4. Transformer blocks, each in its own scope so its intermediates are freed at once
+                    // 4. Transformer blocks, each in its own scope so its intermediates are freed at once; a
+                    //    block's output is freed once the next block has used it (autograd keeps natively what it
+                    //    saved), so the pass holds one block's hidden states, not every block's
                     NDArray v = stem.video();                                              // [B, N, D]
                     NDArray c = stem.text();                                               // [B, L, D]
                     for (CogVideoXBlock block : transformerBlocks) {
                         NDList out = runBlock(block, scope, v, c, stem, probe);
+                        if (v != stem.video()) {
+                            v.close();
+                            c.close();
+                        }
                         v = out.get(0);
                         c = out.get(1);
                     }

@@ -431,21 +431,13 @@ public final class KernelPack implements AutoCloseable {
      */
     public NDArray linearInt8(NDArray x, NDArray q, NDArray scale, NDArray bias, boolean bf16) {
         checkInt8(q, scale, "linearInt8");
-        DTypeGuard.requireSupported(x, "linearInt8 input");
-        checkArgument(x.getDataType() == DataType.FLOAT32, "linearInt8: input must be FLOAT32, got %s",
-                x.getDataType());
-        Shape xs = x.getShape();
-        checkArgument(xs.dimension() >= 1 && xs.get(xs.dimension() - 1) == q.getShape().get(1),
-                "linearInt8: input [..., in] %s does not fit weight [out, in] %s", xs, q.getShape());
+        checkFloat32Input(x, "linearInt8");
+        checkFits(x.getShape(), q.getShape(), "linearInt8");
         if (bias == null) {
             return bf16 ? run("linear_int8_bf16_nobias", linearInt8Bf16NoBiasMethod, x, q, scale)
                     : run("linear_int8_nobias", linearInt8NoBiasMethod, x, q, scale);
         }
-        DTypeGuard.requireSupported(bias, "linearInt8 bias");
-        checkArgument(bias.getDataType() == DataType.FLOAT32, "linearInt8: bias must be FLOAT32, got %s",
-                bias.getDataType());
-        checkArgument(bias.getShape().equals(new Shape(q.getShape().get(0))), "linearInt8: bias %s does not fit "
-                + "weight %s", bias.getShape(), q.getShape());
+        checkBias(bias, q.getShape().get(0), "linearInt8 bias");
         return bf16 ? run("linear_int8_bf16", linearInt8Bf16Method, x, q, scale, bias)
                 : run("linear_int8", linearInt8Method, x, q, scale, bias);
     }
@@ -468,18 +460,10 @@ public final class KernelPack implements AutoCloseable {
      * @throws IllegalStateException if the pack is closed
      */
     public NDArray feedForwardBf16(NDArray x, NDArray w1, NDArray b1, NDArray w2, NDArray b2) {
-        checkLinear(x, w1, b1, "feedForwardBf16 (first layer)");
-        checkNotNull(b1, "feedForwardBf16: b1");
-        checkNotNull(b2, "feedForwardBf16: b2");
-        checkArgument(w2.getShape().dimension() == 2 && w2.getShape().get(1) == w1.getShape().get(0),
-                "feedForwardBf16: w2 %s does not take the first layer's output width %s", w2.getShape(),
-                w1.getShape().get(0));
-        checkArgument(b2.getDataType() == DataType.FLOAT32 && b2.getShape().equals(new Shape(w2.getShape().get(0))),
-                "feedForwardBf16: b2 must be FLOAT32 [%s], got %s %s", w2.getShape().get(0), b2.getDataType(),
-                b2.getShape());
-        DataType wt = w2.getDataType();
-        checkArgument(wt == DataType.FLOAT32 || wt == DataType.UNKNOWN,
-                "feedForwardBf16: w2 must be FLOAT32 or a bf16 array made by toBf16 (reported UNKNOWN), got %s", wt);
+        checkFloat32Input(x, "feedForwardBf16");
+        checkStoredWeight(w1, "feedForwardBf16 w1");
+        checkStoredWeight(w2, "feedForwardBf16 w2");
+        checkFeedForwardShapes(x, w1.getShape(), b1, w2.getShape(), b2, "feedForwardBf16");
         return run("feed_forward_bf16", feedForwardBf16Method, x, w1, b1, w2, b2);
     }
 
@@ -502,18 +486,17 @@ public final class KernelPack implements AutoCloseable {
             NDArray b2) {
         checkInt8(q1, s1, "feedForwardInt8Bf16 (first layer)");
         checkInt8(q2, s2, "feedForwardInt8Bf16 (second layer)");
-        DTypeGuard.requireSupported(x, "feedForwardInt8Bf16 input");
-        checkArgument(x.getDataType() == DataType.FLOAT32, "feedForwardInt8Bf16: input must be FLOAT32, got %s",
-                x.getDataType());
-        Shape xs = x.getShape();
-        checkArgument(xs.dimension() >= 1 && xs.get(xs.dimension() - 1) == q1.getShape().get(1),
-                "feedForwardInt8Bf16: input [..., in] %s does not fit weight [F, in] %s", xs, q1.getShape());
-        checkArgument(q2.getShape().get(1) == q1.getShape().get(0),
-                "feedForwardInt8Bf16: second weight %s does not take the first layer's output width %s",
-                q2.getShape(), q1.getShape().get(0));
-        checkBias(b1, q1.getShape().get(0), "feedForwardInt8Bf16 b1");
-        checkBias(b2, q2.getShape().get(0), "feedForwardInt8Bf16 b2");
+        checkFloat32Input(x, "feedForwardInt8Bf16");
+        checkFeedForwardShapes(x, q1.getShape(), b1, q2.getShape(), b2, "feedForwardInt8Bf16");
         return run("feed_forward_int8_bf16", feedForwardInt8Bf16Method, x, q1, s1, b1, q2, s2, b2);
+    }
+
+    /** x {@code [..., in]}, weights {@code [F, in]} and {@code [out, F]}, FLOAT32 biases {@code [F]}, {@code [out]}. */
+    private static void checkFeedForwardShapes(NDArray x, Shape w1, NDArray b1, Shape w2, NDArray b2, String what) {
+        checkFits(x.getShape(), w1, what + " (first layer)");
+        checkFits(new Shape(w1.get(0)), w2, what + " (second layer)");
+        checkBias(b1, w1.get(0), what + " b1");
+        checkBias(b2, w2.get(0), what + " b2");
     }
 
     private static void checkBias(NDArray bias, long out, String what) {
@@ -541,24 +524,32 @@ public final class KernelPack implements AutoCloseable {
     }
 
     private static void checkLinear(NDArray x, NDArray weight, NDArray bias, String what) {
+        checkFloat32Input(x, what);
+        checkStoredWeight(weight, what + " weight");
+        checkFits(x.getShape(), weight.getShape(), what);
+        if (bias != null) {
+            checkBias(bias, weight.getShape().get(0), what + " bias");
+        }
+    }
+
+    private static void checkFloat32Input(NDArray x, String what) {
         DTypeGuard.requireSupported(x, what + " input");
-        checkNotNull(weight, "%s weight", what);
         checkArgument(x.getDataType() == DataType.FLOAT32, "%s: input must be FLOAT32, got %s", what,
                 x.getDataType());
+    }
+
+    /** A Linear weight as the pack takes it: FLOAT32, or bf16 storage made by {@link #toBf16} (reported UNKNOWN). */
+    private static void checkStoredWeight(NDArray weight, String what) {
+        checkNotNull(weight, what);
         DataType wt = weight.getDataType();
         checkArgument(wt == DataType.FLOAT32 || wt == DataType.UNKNOWN,
-                "%s: weight must be FLOAT32 or a bf16 array made by toBf16 (reported UNKNOWN), got %s", what, wt);
-        Shape ws = weight.getShape();
-        Shape xs = x.getShape();
-        checkArgument(ws.dimension() == 2 && xs.dimension() >= 1 && xs.get(xs.dimension() - 1) == ws.get(1),
-                "%s: input [..., in] %s does not fit weight [out, in] %s", what, xs, ws);
-        if (bias != null) {
-            DTypeGuard.requireSupported(bias, what + " bias");
-            checkArgument(bias.getDataType() == DataType.FLOAT32, "%s: bias must be FLOAT32, got %s", what,
-                    bias.getDataType());
-            checkArgument(bias.getShape().equals(new Shape(ws.get(0))), "%s: bias %s does not fit weight %s", what,
-                    bias.getShape(), ws);
-        }
+                "%s must be FLOAT32 or a bf16 array made by toBf16 (reported UNKNOWN), got %s", what, wt);
+    }
+
+    private static void checkFits(Shape input, Shape weight, String what) {
+        checkArgument(weight.dimension() == 2 && input.dimension() >= 1
+                        && input.get(input.dimension() - 1) == weight.get(1),
+                "%s: input [..., in] %s does not fit weight [out, in] %s", what, input, weight);
     }
 
     /**

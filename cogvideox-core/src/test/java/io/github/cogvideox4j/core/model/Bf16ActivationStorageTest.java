@@ -62,7 +62,7 @@ class Bf16ActivationStorageTest {
     }
 
     static Stream<String> cases() {
-        return Golden.subfolders("transformer").stream().map(p -> p.getFileName().toString());
+        return GoldenInputs.transformerCases();
     }
 
     /** The loss, the sample, every parameter's gradient and both input gradients of one bf16 step. */

@@ -62,11 +62,7 @@ class Int8BaseWeightsTest {
     }
 
     static Stream<String> cases() {
-        return Golden.subfolders("transformer").stream().map(p -> p.getFileName().toString());
-    }
-
-    private static TransformerInput input(TensorSource in, NDManager m) {
-        return GoldenInputs.transformerInput(in, m);
+        return GoldenInputs.transformerCases();
     }
 
     private static CogVideoXTransformer int8Model(Path dir, NDManager manager) throws Exception {
@@ -213,7 +209,7 @@ class Int8BaseWeightsTest {
             NDArray a = manager.randomNormal(new Shape(v.inFeatures(), v.outFeatures())).mul(0.01f);
             fp32.namedLinears().get(module).addAdapter(h -> h.matMul(a));
             int8.namedLinears().get(module).addAdapter(h -> h.matMul(a));
-            TransformerInput x = input(in, manager);
+            TransformerInput x = GoldenInputs.transformerInput(in, manager);
             float[] ref = fp32.forward(x).toFloatArray();
             float[] got = int8.forward(x).toFloatArray();
             double maxErr = 0;
@@ -254,7 +250,7 @@ class Int8BaseWeightsTest {
             toQ.addAdapter(h -> h.matMul(a));
             NDArray gradG = in.read("grad_G", manager);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                gc.backward(model.forward(input(in, manager)).mul(gradG).sum());
+                gc.backward(model.forward(GoldenInputs.transformerInput(in, manager)).mul(gradG).sum());
             }
             NDArray g = a.getGradient();
             assertThat(g.getDataType()).isEqualTo(DataType.FLOAT32);

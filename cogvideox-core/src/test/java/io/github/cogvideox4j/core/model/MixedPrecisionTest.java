@@ -61,11 +61,7 @@ class MixedPrecisionTest {
     }
 
     static Stream<String> cases() {
-        return Golden.subfolders("transformer").stream().map(p -> p.getFileName().toString());
-    }
-
-    private static TransformerInput input(TensorSource in, NDManager m) {
-        return GoldenInputs.transformerInput(in, m);
+        return GoldenInputs.transformerCases();
     }
 
     /** Asserts max|a - e| <= rel max|e| and the relative RMS <= rms; returns max|a - e| / max|e|. */
@@ -103,7 +99,7 @@ class MixedPrecisionTest {
         Path dir = Golden.path("transformer", name);
         try (CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"))) {
-            TransformerInput x = input(in, manager);
+            TransformerInput x = GoldenInputs.transformerInput(in, manager);
             float[] fp32 = model.forward(x).toFloatArray();
             model.setComputePrecision(ComputePrecision.BF16);
             float[] bf16 = model.forward(x).toFloatArray();
@@ -120,7 +116,7 @@ class MixedPrecisionTest {
                 TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
                 TensorSource grads = SafetensorsReader.open(dir.resolve("grads.safetensors"))) {
             model.setComputePrecision(ComputePrecision.BF16);
-            TransformerInput x = input(in, manager);
+            TransformerInput x = GoldenInputs.transformerInput(in, manager);
             x.hiddenStates().setRequiresGradient(true);
             x.encoderHiddenStates().setRequiresGradient(true);
             NDArray gradG = in.read("grad_G", manager);
@@ -164,7 +160,7 @@ class MixedPrecisionTest {
             assertThat(stored.hasBf16Storage()).isTrue();
             assertThat(stored.dataType()).isEqualTo(DataType.FLOAT32);
             assertThat(stored.computePrecision()).isEqualTo(ComputePrecision.FP32);
-            TransformerInput x = input(in, manager);
+            TransformerInput x = GoldenInputs.transformerInput(in, manager);
             // FP32 compute widens the bf16 weights per call: only the weights' rounding remains
             double rel = assertWithinScale(name + " bf16 storage, FP32 compute", stored.forward(x).toFloatArray(),
                     out.readFloats("sample"), FORWARD_REL, FORWARD_RMS);
@@ -183,7 +179,7 @@ class MixedPrecisionTest {
                 TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"))) {
             assertThat(model.computePrecision()).isEqualTo(ComputePrecision.FP32);
             assertThat(model.hasBf16Storage()).isFalse();
-            TransformerInput x = input(in, manager);
+            TransformerInput x = GoldenInputs.transformerInput(in, manager);
             float[] before = model.forward(x).toFloatArray();
             model.setComputePrecision(ComputePrecision.BF16);
             float[] bf16 = model.forward(x).toFloatArray();
@@ -239,7 +235,7 @@ class MixedPrecisionTest {
             NDArray a = manager.randomNormal(new Shape(toQ.inFeatures(), toQ.outFeatures())).mul(0.01f);
             a.setRequiresGradient(true);
             toQ.addAdapter(h -> h.matMul(a));
-            TransformerInput x = input(in, manager);
+            TransformerInput x = GoldenInputs.transformerInput(in, manager);
             NDArray gradG = in.read("grad_G", manager);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 gc.backward(model.forward(x).mul(gradG).sum());
@@ -264,7 +260,7 @@ class MixedPrecisionTest {
             NDArray a = manager.zeros(new Shape(ff.inFeatures(), ff.outFeatures()));
             a.setRequiresGradient(true);
             ff.addAdapter(h -> h.matMul(a));
-            TransformerInput x = input(in, manager);
+            TransformerInput x = GoldenInputs.transformerInput(in, manager);
             NDArray gradG = in.read("grad_G", manager);
             NDArray loss = model.forwardBackwardWithRecompute(x, s -> s.mul(gradG).sum());
             assertThat(Float.isFinite(loss.getFloat())).isTrue();
@@ -379,7 +375,7 @@ class MixedPrecisionTest {
                     in.read("encoder_hidden_states", manager), in.read("timestep", manager))))
                     .isInstanceOf(UnsupportedDTypeException.class);
             // FP32 compute on bf16 weights widens them through the pack; then a normal op: the JVM is alive
-            TransformerInput x = input(in, manager);
+            TransformerInput x = GoldenInputs.transformerInput(in, manager);
             assertThat(model.forward(x).getShape()).isEqualTo(x.hiddenStates().getShape());
             assertThat(manager.ones(new Shape(2)).sum().getFloat()).isEqualTo(2f);
         }

@@ -24,7 +24,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** Activation checkpointing per block: the same gradients as a plain forward + backward. */
 class RecomputeTest {
     static Stream<String> cases() {
-        return Golden.subfolders("transformer").stream().map(p -> p.getFileName().toString());
+        return GoldenInputs.transformerCases();
     }
 
     private static TransformerInput input(TensorSource in, NDManager m) {

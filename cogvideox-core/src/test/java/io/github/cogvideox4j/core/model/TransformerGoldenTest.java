@@ -32,12 +32,8 @@ class TransformerGoldenTest {
     private static final Logger LOG = LoggerFactory.getLogger(TransformerGoldenTest.class);
 
     static Stream<Arguments> cases() {
-        return Golden.subfolders("transformer").stream()
-                .flatMap(dir -> Stream.of(KernelMode.values()).map(mode -> Arguments.of(dir.getFileName().toString(), mode)));
-    }
-
-    private static TransformerInput input(TensorSource in, NDManager m) {
-        return GoldenInputs.transformerInput(in, m);
+        return GoldenInputs.transformerCases()
+                .flatMap(name -> Stream.of(KernelMode.values()).map(mode -> Arguments.of(name, mode)));
     }
 
     @ParameterizedTest(name = "{0} {1}")
@@ -50,7 +46,8 @@ class TransformerGoldenTest {
                 TensorSource out = SafetensorsReader.open(dir.resolve("outputs.safetensors"))) {
             model.setKernelMode(mode);
             Map<String, float[]> seen = new HashMap<>();
-            NDArray sample = model.forward(input(in, manager), (n, a) -> seen.put(n, a.toFloatArray()));
+            NDArray sample = model.forward(GoldenInputs.transformerInput(in, manager),
+                    (n, a) -> seen.put(n, a.toFloatArray()));
             seen.put("sample", sample.toFloatArray());
             assertThat(sample.getShape()).isEqualTo(out.info("sample").djlShape());
             assertThat(seen.keySet()).containsAll(out.names());
@@ -65,8 +62,7 @@ class TransformerGoldenTest {
     }
 
     static Stream<String> rotaryCases() {
-        return Golden.subfolders("transformer").stream().map(p -> p.getFileName().toString())
-                .filter(n -> !n.contains("sincos"));
+        return GoldenInputs.transformerCases().filter(n -> !n.contains("sincos"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -77,7 +73,7 @@ class TransformerGoldenTest {
                 CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
                 TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
                 TensorSource out = SafetensorsReader.open(dir.resolve("outputs.safetensors"))) {
-            TransformerInput stored = input(in, manager);
+            TransformerInput stored = GoldenInputs.transformerInput(in, manager);
             assertThat(stored.rotaryCos()).as("the golden case stores the pipeline's table").isNotNull();
             TransformerInput built = new TransformerInput(stored.hiddenStates(), stored.encoderHiddenStates(),
                     stored.timestep(), stored.ofs(), null, null, false);
@@ -96,7 +92,7 @@ class TransformerGoldenTest {
                 TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"));
                 TensorSource grads = SafetensorsReader.open(dir.resolve("grads.safetensors"))) {
             model.setKernelMode(mode);
-            TransformerInput input = input(in, manager);
+            TransformerInput input = GoldenInputs.transformerInput(in, manager);
             input.hiddenStates().setRequiresGradient(true);
             input.encoderHiddenStates().setRequiresGradient(true);
             NDArray gradG = in.read("grad_G", manager);

@@ -3,6 +3,7 @@ package io.github.cogvideox4j.core.io;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -13,6 +14,8 @@ import java.nio.ByteOrder;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import io.github.cogvideox4j.core.kernel.KernelPack;
+import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -36,11 +39,24 @@ import org.slf4j.LoggerFactory;
  * {@code read_metadata}); {@code __metadata__} maps strings to strings. When a tensor is read, BOOL bytes
  * must be 0 or 1.
  *
- * <p>How bytes travel: a tensor whose stored layout equals its DJL layout (F32, F64, I64, I32, I8, U8, BOOL,
- * and F16 read as FLOAT16) is read with one positional {@link FileChannel} read straight into the memory
- * of a new, engine-owned array (on a CPU manager); tensors that need widening (BF16, F16, I16) are
- * memory-mapped (or, when small, read into a heap buffer) and converted in Java into that memory. The
- * returned arrays never alias the file.
+ * <p>How bytes travel. On a CPU manager, floating-point tensors (F32, F16, BF16) whose offset in the file is a
+ * multiple of their element size (every file the reference writer makes: it pads the header to 8 bytes) are
+ * <b>mapped</b>: the file is mapped once per element type, private and copy-on-write
+ * ({@link KernelPack#mapFile}, through the {@link KernelPack#shared()} pack), and each tensor is a view of its bytes (F32 as FLOAT32, F16 as FLOAT16) or,
+ * when it must be widened (BF16 as FLOAT32), a FLOAT32 copy made by libtorch from that view. So
+ * loading costs no copy in Java and, for tensors kept in their stored type, no copy at all: the pages come
+ * from the page cache when first touched, and stay shared with it until written. {@link #readBf16} gives BF16
+ * tensors as bf16 views the same way. Every other tensor (integer and BOOL tensors, F64, misaligned
+ * offsets, other devices) is read with one positional {@link FileChannel} read into the memory of a new,
+ * engine-owned array, or memory-mapped in Java and converted into it when it needs widening (F16 as FLOAT32,
+ * which keeps signalling NaNs signalling, and I16).
+ *
+ * <p>A mapped array may be modified in place (the change stays in memory, copy-on-write; two reads of one tensor
+ * never share memory: a tensor read again is cut from a fresh mapping) and stays valid after the reader is
+ * closed. The file itself must then not be truncated or rewritten in place while such arrays
+ * live (a truncated page ends the JVM with SIGBUS in native code); replacing it by renaming a new file over it,
+ * as every writer of this SDK does, is safe. A file found replaced or resized between {@link #open} and its
+ * mapping is refused with a {@link SafetensorsFormatException}.
  *
  * <p>Thread safety: after {@code open}, every method may be called concurrently. Interrupting a thread
  * while it reads fails that read with an {@link UncheckedIOException} wrapping
@@ -60,12 +76,23 @@ public final class SafetensorsReader implements TensorSource {
     private final long dataStart;
     private final SafetensorsHeader header;
     private final ReopeningChannel channel;
+    /** The file's identity and size when opened, to refuse mapping a file replaced since. */
+    private final Object fileKey;
+    private final long fileSize;
+    /** Guards the lazily made mappings and their manager. */
+    private final Object mapLock = new Object();
+    private final Map<KernelPack.FileElement, Mapping> mappings = new EnumMap<>(KernelPack.FileElement.class);
+    private NDManager mapManager;
+    private boolean closed;
 
-    private SafetensorsReader(Path file, ReopeningChannel channel, SafetensorsHeader header) {
+    private SafetensorsReader(Path file, ReopeningChannel channel, SafetensorsHeader header, Object fileKey,
+            long fileSize) {
         this.file = file;
         this.channel = channel;
         this.header = header;
         this.dataStart = 8 + header.headerLength();
+        this.fileKey = fileKey;
+        this.fileSize = fileSize;
     }
 
     /**
@@ -94,7 +121,7 @@ public final class SafetensorsReader implements TensorSource {
             SafetensorsHeader header = SafetensorsHeader.parse(file, json.array(), size - 8 - n);
             LOG.debug("opened {}: {} tensors, header {} bytes, data {} bytes", file, header.tensors().size(), n,
                     size - 8 - n);
-            return new SafetensorsReader(file, ch, header);
+            return new SafetensorsReader(file, ch, header, fileKey(file), size);
         } catch (IOException | RuntimeException | Error e) {
             ch.close();
             throw e;
@@ -145,8 +172,37 @@ public final class SafetensorsReader implements TensorSource {
         DataType type = TensorCodec.loadType(info.dtype(), target);
         long numel = info.numel();
         long bytes = checkBufferSize(info, numel, type);
+        KernelPack.FileElement element = mappedElement(info, manager);
+        if (element == KernelPack.FileElement.FLOAT16 && type == DataType.FLOAT16) {
+            return slice(info, element, false, manager); // a view
+        }
+        if (element != null && element != KernelPack.FileElement.FLOAT16 && type == DataType.FLOAT32) {
+            // F32: a view; BF16: widened by libtorch (a bit shift, exact, NaN payloads kept). F16 → FLOAT32 stays
+            // in Java, which keeps signalling NaNs as they are (libtorch's conversion quiets them).
+            return TensorArrays.toTarget(slice(info, element, true, manager), target);
+        }
         NDArray array = TensorArrays.create(manager, info.djlShape(), type, (int) bytes, dst -> fill(info, type, dst));
         return TensorArrays.toTarget(array, target);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Here a BF16 tensor on a CPU manager is a view of the mapped file (see the class comment): no copy, no
+     * rounding. Other tensors are read as FLOAT32 and cast by {@code pack}.
+     */
+    @Override
+    public NDArray readBf16(String name, NDManager manager, KernelPack pack) {
+        checkNotNull(manager, "manager");
+        checkNotNull(pack, "pack");
+        TensorInfo info = info(name);
+        ensureOpen();
+        KernelPack.FileElement element = mappedElement(info, manager);
+        if (element == KernelPack.FileElement.BFLOAT16) {
+            checkBufferSize(info, info.numel(), DataType.FLOAT32);
+            return slice(info, element, false, manager);
+        }
+        return TensorSource.super.readBf16(name, manager, pack);
     }
 
     /** {@inheritDoc} */
@@ -208,9 +264,19 @@ public final class SafetensorsReader implements TensorSource {
         }
     }
 
-    /** Closes the file. Idempotent; reads in flight fail. */
+    /**
+     * Closes the file and the reader's mappings. Idempotent; reads in flight fail. Arrays already read stay valid
+     * (a mapped array keeps its pages mapped).
+     */
     @Override
     public void close() {
+        synchronized (mapLock) {
+            closed = true;
+            mappings.clear();
+            if (mapManager != null) {
+                mapManager.close();
+            }
+        }
         channel.close();
     }
 
@@ -262,6 +328,96 @@ public final class SafetensorsReader implements TensorSource {
                         + (dst.get((int) bad) & 0xFF) + ": expected 0 or 1");
             }
         }
+    }
+
+    /**
+     * @return how the tensor can be mapped, or {@code null} when it is read instead: only floating-point tensors of
+     *     F32, F16 and BF16 with at least one element, at an offset that is a multiple of the element size, for a
+     *     CPU manager
+     */
+    private KernelPack.FileElement mappedElement(TensorInfo info, NDManager manager) {
+        KernelPack.FileElement element;
+        switch (info.dtype()) {
+            case F32:
+                element = KernelPack.FileElement.FLOAT32;
+                break;
+            case F16:
+                element = KernelPack.FileElement.FLOAT16;
+                break;
+            case BF16:
+                element = KernelPack.FileElement.BFLOAT16;
+                break;
+            default:
+                return null;
+        }
+        boolean cpu = manager.getDevice().getDeviceType().equals(Device.Type.CPU)
+                && "PyTorch".equals(manager.getEngine().getEngineName());
+        boolean aligned = (dataStart + info.begin()) % element.bytes() == 0;
+        return cpu && aligned && info.numel() > 0 ? element : null;
+    }
+
+    /**
+     * A view of the tensor in the file's mapping as {@code element}, or its FLOAT32 widening. A region is handed
+     * out as a view at most once per mapping: a tensor read again after that gets a fresh mapping (copy-on-write
+     * is per mapping), so no two reads ever share memory, and a widening never sees a change made to a view.
+     */
+    private NDArray slice(TensorInfo info, KernelPack.FileElement element, boolean toFloat32, NDManager manager) {
+        boolean view = !toFloat32 || element == KernelPack.FileElement.FLOAT32;
+        Mapping mapping;
+        synchronized (mapLock) {
+            ensureOpen();
+            mapping = mappings.get(element);
+            if (mapping == null || mapping.viewed.contains(info.name())) {
+                mapping = new Mapping(map(info, element));
+                mappings.put(element, mapping); // an earlier mapping lives on in its views
+            }
+            if (view) {
+                mapping.viewed.add(info.name());
+            }
+        }
+        long first = (dataStart + info.begin()) / element.bytes();
+        return KernelPack.shared().mappedSlice(mapping.array, first, info.djlShape(), toFloat32, manager);
+    }
+
+    /** One mapping of the file and the tensors already handed out as views of it. */
+    private static final class Mapping {
+        final NDArray array;
+        final Set<String> viewed = new java.util.HashSet<>();
+
+        Mapping(NDArray array) {
+            this.array = array;
+        }
+    }
+
+    /** Maps the whole file as {@code element}s; refuses a file replaced or resized since {@link #open}. */
+    private NDArray map(TensorInfo info, KernelPack.FileElement element) {
+        if (closed) {
+            throw new IllegalStateException("SafetensorsReader is closed: " + file);
+        }
+        if (mapManager == null) {
+            mapManager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
+        }
+        NDArray mapping = KernelPack.shared().mapFile(file, fileSize / element.bytes(), element, mapManager);
+        Object keyNow;
+        long sizeNow;
+        try {
+            keyNow = fileKey(file);
+            sizeNow = java.nio.file.Files.size(file);
+        } catch (IOException e) {
+            mapping.close();
+            throw new UncheckedIOException(file + ": cannot check the file after mapping it", e);
+        }
+        if (sizeNow != fileSize || !java.util.Objects.equals(keyNow, fileKey)) {
+            mapping.close();
+            throw new SafetensorsFormatException(file, info.name(), "the file was replaced or resized since it was"
+                    + " opened (size " + fileSize + " -> " + sizeNow + " bytes, file key " + fileKey + " -> "
+                    + keyNow + "): expected the file that was opened; open it again");
+        }
+        return mapping;
+    }
+
+    private static Object fileKey(Path file) throws IOException {
+        return java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
     }
 
     /** The stored bytes of a tensor, little-endian, position 0: mapped if large, else read into the heap. */

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import io.github.cogvideox4j.core.kernel.KernelPack;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -166,6 +167,12 @@ public final class ShardedSafetensors implements TensorSource {
     @Override
     public NDArray read(String name, NDManager manager, DataType target) {
         return shard(name).read(name, manager, target);
+    }
+
+    /** {@inheritDoc} (BF16 tensors as views of the mapped shard, as {@link SafetensorsReader#readBf16}) */
+    @Override
+    public NDArray readBf16(String name, NDManager manager, KernelPack pack) {
+        return shard(name).readBf16(name, manager, pack);
     }
 
     /** {@inheritDoc} */

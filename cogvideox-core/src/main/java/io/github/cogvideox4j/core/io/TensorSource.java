@@ -3,6 +3,7 @@ package io.github.cogvideox4j.core.io;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.github.cogvideox4j.core.kernel.KernelPack;
 import java.util.Map;
 import java.util.Set;
 
@@ -17,10 +18,11 @@ import java.util.Set;
  * <table>
  *   <caption>stored dtype to DJL data type</caption>
  *   <tr><th>stored</th><th>target FLOAT32</th><th>target FLOAT16</th></tr>
- *   <tr><td>F32</td><td>FLOAT32 (bytes copied)</td><td>FLOAT16 (DJL rounds)</td></tr>
+ *   <tr><td>F32</td><td>FLOAT32 (a view of the mapped file, or bytes copied)</td><td>FLOAT16 (DJL rounds)</td></tr>
  *   <tr><td>F16</td><td>FLOAT32 (widened in Java, exact)</td><td>FLOAT16 (bytes copied)</td></tr>
- *   <tr><td>BF16</td><td>FLOAT32 (widened in Java, exact)</td><td>FLOAT16 via FLOAT32: values above
- *       65504 become infinite, values below about 6e-8 become zero, 16 → 11 significant bits</td></tr>
+ *   <tr><td>BF16</td><td>FLOAT32 (widened exactly: by libtorch from the mapped file for a safetensors file
+ *       on the CPU, else in Java)</td><td>FLOAT16 via FLOAT32: values above 65504 become infinite, values
+ *       below about 6e-8 become zero, 16 → 11 significant bits</td></tr>
  *   <tr><td>F64, I64, I32, I8, U8, BOOL</td><td colspan="2">their own DJL type (FLOAT64, INT64, INT32, INT8,
  *       UINT8, BOOLEAN); the target is ignored</td></tr>
  *   <tr><td>I16</td><td colspan="2">INT32, widened in Java (DJL's PyTorch engine cannot create INT16
@@ -28,9 +30,10 @@ import java.util.Set;
  * </table>
  * No BFLOAT16 array is ever created through DJL (that aborts the JVM).
  *
- * <p>Ownership: arrays returned by {@code read} belong to the {@code manager} passed in and hold their
- * own copy of the data (not the file mapping): they stay valid after the source is closed and may be
- * modified in place.
+ * <p>Ownership: arrays returned by {@code read} belong to the {@code manager} passed in, stay valid after the
+ * source is closed and may be modified in place without changing the file. A {@link SafetensorsReader} gives
+ * floating-point tensors as views of a private, copy-on-write mapping of the file (see its class comment): such
+ * a file must not be truncated or rewritten in place while the arrays live; replace it by renaming instead.
  *
  * <p>Thread safety: after opening, all methods may be called concurrently from several threads; closing
  * while reads are in flight makes those reads fail. Files must not be modified while a source is open.
@@ -95,6 +98,31 @@ public interface TensorSource extends AutoCloseable {
      */
     default NDArray read(String name, NDManager manager) {
         return read(name, manager, DataType.FLOAT32);
+    }
+
+    /**
+     * Reads a floating-point tensor for <b>bf16 storage</b>: a bf16 array made inside the kernel pack (DJL reports
+     * it as {@link DataType#UNKNOWN}; pass it only to {@link KernelPack} methods and the model's bf16 paths). By
+     * default the tensor is read as FLOAT32 and cast by {@code pack} (exact for BF16 tensors, rounded to nearest
+     * even otherwise); a {@link SafetensorsReader} gives BF16 tensors as views of the mapped file instead.
+     *
+     * @param name the tensor's name
+     * @param manager the manager that will own the returned array
+     * @param pack the kernel pack that casts
+     * @return a new bf16 array with the tensor's shape, owned by {@code manager}
+     * @throws TensorFormatException if the tensor is absent or too large
+     * @throws IllegalArgumentException if the tensor is not floating-point
+     * @throws java.io.UncheckedIOException if reading the bytes fails
+     */
+    default NDArray readBf16(String name, NDManager manager, KernelPack pack) {
+        TensorInfo info = info(name);
+        if (!info.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException("tensor '" + name + "': bf16 storage needs a floating-point dtype"
+                    + " (F64, F32, F16, BF16), actual " + info.dtype());
+        }
+        try (NDArray wide = read(name, manager, DataType.FLOAT32)) {
+            return pack.toBf16(wide); // a copy in `manager`; the FLOAT32 tensor is freed at once
+        }
     }
 
     /**

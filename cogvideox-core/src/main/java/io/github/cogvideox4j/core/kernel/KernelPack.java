@@ -14,6 +14,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
 import io.github.cogvideox4j.core.CogVideoXException;
@@ -33,15 +34,16 @@ import org.slf4j.LoggerFactory;
  * TorchScript method under the calling thread's own grad mode — exactly like every other DJL op on that
  * thread. Inside a DJL {@link ai.djl.training.GradientCollector} (which switches grad mode on) the results are
  * therefore differentiable with respect to the inputs; outside one (grad mode off on the thread that
- * initialised the engine) nothing is recorded. {@code isTrain = false} is deliberately never used: DJL then
- * runs the method under {@code c10::InferenceMode}, whose "inference tensors" later fail in in-place updates
- * and cannot be saved for a backward (see the tests). Note that torch starts every <em>other</em> thread with
+ * initialised the engine) nothing is recorded. {@code isTrain = false} is avoided: DJL then runs the method
+ * under {@code c10::InferenceMode}, whose "inference tensors" later fail in in-place updates and cannot be saved
+ * for a backward (see the tests). The one exception is {@link #mapFile}, which must pass a path (DJL's only way
+ * to pass a string runs in inference mode); its result is at once re-seated as an ordinary tensor. Note that torch starts every <em>other</em> thread with
  * grad mode on, so on such threads DJL ops and these kernels record a graph whenever an input requires a
  * gradient, collector or not.
  *
  * <p><b>Ownership.</b> A result belongs to the manager of the method's first input ({@code q} or {@code x});
  * no temporary of a call is left in that manager or in the pack's own manager, which holds only the module
- * and three zero-size method selectors.
+ * and its zero-size method selectors.
  *
  * <p><b>Thread safety.</b> After {@link #load()}, the methods may be called concurrently from several threads
  * (a TorchScript module's methods are re-entrant, and DJL's managers are concurrent maps); this is tested.
@@ -121,7 +123,18 @@ public final class KernelPack implements AutoCloseable {
                     + " s1: Tensor, b1: Tensor, q2: Tensor, s2: Tensor, b2: Tensor) -> Tensor:\n"
                     + "    u = torch.linear(x.to(15), torch.mul(q1.to(6), s1).to(15), b1.to(15))\n"
                     + "    g = torch.gelu(u, approximate=\"tanh\")\n"
-                    + "    return torch.linear(g, torch.mul(q2.to(6), s2).to(15), b2.to(15)).to(6)\n";
+                    + "    return torch.linear(g, torch.mul(q2.to(6), s2).to(15), b2.to(15)).to(6)\n"
+                    + "  def map_file(self: __torch__." + CLASS_NAME + ", path: str, n: int, dtype: int) -> Tensor:\n"
+                    + "    return torch.from_file(path, False, n, dtype=dtype)\n"
+                    + "  def adopt(self: __torch__." + CLASS_NAME + ", x: Tensor) -> Tensor:\n"
+                    + "    return torch.empty([0], dtype=x.dtype).set_(x)\n"
+                    + "  def mapped_slice(self: __torch__." + CLASS_NAME + ", buf: Tensor, spec: Tensor) -> Tensor:\n"
+                    + "    s = annotate(List[int], spec.tolist())\n"
+                    + "    return torch.reshape(torch.narrow(buf, 0, s[0], s[1]), s[2:])\n"
+                    + "  def mapped_slice_float32(self: __torch__." + CLASS_NAME + ", buf: Tensor, spec: Tensor)"
+                    + " -> Tensor:\n"
+                    + "    s = annotate(List[int], spec.tolist())\n"
+                    + "    return torch.reshape(torch.narrow(buf, 0, s[0], s[1]), s[2:]).to(6)\n";
 
     private final PtNDManager manager;
     private final PtSymbolBlock module;
@@ -142,7 +155,23 @@ public final class KernelPack implements AutoCloseable {
     private final NDArray linearInt8Bf16NoBiasMethod;
     private final NDArray feedForwardBf16Method;
     private final NDArray feedForwardInt8Bf16Method;
+    private final NDArray adoptMethod;
+    private final NDArray mappedSliceMethod;
+    private final NDArray mappedSliceFloat32Method;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Whether this is the {@link #shared()} pack, which {@link #close()} leaves open. */
+    private volatile boolean isShared;
+
+    /** The process-wide pack of {@link #shared()}, made on first use. */
+    private static final class SharedHolder {
+        static final KernelPack PACK = sharedPack();
+
+        private static KernelPack sharedPack() {
+            KernelPack pack = load();
+            pack.isShared = true;
+            return pack;
+        }
+    }
 
     private KernelPack(PtNDManager manager, PtSymbolBlock module) {
         this.manager = manager;
@@ -164,6 +193,9 @@ public final class KernelPack implements AutoCloseable {
         this.linearInt8Bf16NoBiasMethod = methodSelector("linear_int8_bf16_nobias");
         this.feedForwardBf16Method = methodSelector("feed_forward_bf16");
         this.feedForwardInt8Bf16Method = methodSelector("feed_forward_int8_bf16");
+        this.adoptMethod = methodSelector("adopt");
+        this.mappedSliceMethod = methodSelector("mapped_slice");
+        this.mappedSliceFloat32Method = methodSelector("mapped_slice_float32");
     }
 
     /**
@@ -195,6 +227,18 @@ public final class KernelPack implements AutoCloseable {
             throw new CogVideoXException("libtorch could not load the generated TorchScript kernel pack ("
                     + archive.length + " bytes, class __torch__." + CLASS_NAME + ")", e);
         }
+    }
+
+    /**
+     * The process-wide pack, loaded on first use and never closed ({@link #close()} on it does nothing): for
+     * callers that need a method now and then and should not pay a load (about 10 ms) each time, such as every
+     * {@link io.github.cogvideox4j.core.io.SafetensorsReader} that maps a file. It holds no tensors. Thread-safe.
+     *
+     * @return the shared pack
+     * @throws CogVideoXException if the PyTorch engine is not available or libtorch rejects the archive
+     */
+    public static KernelPack shared() {
+        return SharedHolder.PACK;
     }
 
     /**
@@ -552,13 +596,133 @@ public final class KernelPack implements AutoCloseable {
                 "%s: input [..., in] %s does not fit weight [out, in] %s", what, input, weight);
     }
 
+    /** The floating-point element types a file can be mapped as ({@link #mapFile}): libtorch's dtype and size. */
+    public enum FileElement {
+        /** IEEE float32, 4 bytes. */
+        FLOAT32(6, 4),
+        /** IEEE float16, 2 bytes. */
+        FLOAT16(5, 2),
+        /** bfloat16, 2 bytes: arrays of it are made only inside the pack (reported UNKNOWN by DJL). */
+        BFLOAT16(15, 2);
+
+        private final long torchCode;
+        private final int bytes;
+
+        FileElement(long torchCode, int bytes) {
+            this.torchCode = torchCode;
+            this.bytes = bytes;
+        }
+
+        /** @return the size of one element in bytes */
+        public int bytes() {
+            return bytes;
+        }
+    }
+
+    /**
+     * Maps the first {@code elements} elements of a file into memory as a 1-D tensor, <b>private and
+     * copy-on-write</b> ({@code torch.from_file(path, shared=False)}: {@code mmap(MAP_PRIVATE)}). No byte is read
+     * now: pages come from the page cache when first touched, so a tensor {@link #mappedSlice sliced} from the
+     * mapping costs no copy, and pages nobody writes stay shared with the page cache (clean, reclaimable). Writes
+     * to the tensor or its slices never reach the file. The mapping lives as long as the returned array or any
+     * slice of it.
+     *
+     * <p>The file must not be truncated or rewritten in place while the mapping lives: a truncated page faults
+     * with SIGBUS in native code, which ends the JVM, and a page rewritten before it was touched shows the new
+     * bytes. Files replaced by renaming a new file over them (how the SDK writes every file) are safe: the mapping
+     * keeps the old one.
+     *
+     * <p>The tensor is made in libtorch's inference mode (the only way DJL passes a path to TorchScript) and then
+     * re-seated on the same storage as an ordinary tensor, so its slices may be updated in place and saved for a
+     * backward.
+     *
+     * @param file the file; its size must be at least {@code elements * element.bytes()}
+     * @param elements how many elements, {@code >= 1}
+     * @param element the element type the bytes are read as
+     * @param owner the manager that will own the returned array
+     * @return the 1-D mapping, {@code [elements]}, FLOAT32, FLOAT16, or bf16 reported as UNKNOWN
+     * @throws IllegalArgumentException if {@code elements < 1}
+     * @throws IllegalStateException if the pack is closed
+     * @throws CogVideoXException if libtorch cannot map the file (missing, shorter than asked, ...)
+     */
+    public NDArray mapFile(java.nio.file.Path file, long elements, FileElement element, NDManager owner) {
+        checkNotNull(file, "file");
+        checkNotNull(element, "element");
+        checkNotNull(owner, "owner");
+        checkArgument(elements >= 1, "mapFile %s: elements must be >= 1, got %s", file, elements);
+        checkState(!closed.get(), "KernelPack is closed (calling map_file)");
+        IValue path = IValue.from(file.toAbsolutePath().toString());
+        IValue count = IValue.from(elements);
+        IValue dtype = IValue.from(element.torchCode);
+        IValue out = null;
+        PtNDArray inference = null;
+        try {
+            out = IValueUtils.runMethod(module, "map_file", path, count, dtype);
+            inference = out.toTensor(manager);
+            NDArray mapping = run("adopt", adoptMethod, inference);
+            mapping.attach(owner);
+            return mapping;
+        } catch (EngineException e) {
+            throw new CogVideoXException("libtorch could not map " + elements + " " + element + " elements ("
+                    + elements * element.bytes() + " bytes) of " + file + ": " + e.getMessage(), e);
+        } finally {
+            if (inference != null) {
+                inference.close(); // the adopted array holds the storage
+            }
+            if (out != null) {
+                out.close();
+            }
+            path.close();
+            count.close();
+            dtype.close();
+        }
+    }
+
+    /**
+     * A contiguous run of a {@link #mapFile mapping}, reshaped: a view (no copy) of the mapped pages, or with
+     * {@code toFloat32} its FLOAT32 copy (widened in libtorch; the same view when the mapping already is FLOAT32).
+     *
+     * @param mapping a 1-D array made by {@link #mapFile}; not closed
+     * @param first the first element, {@code >= 0}
+     * @param shape the result's shape; {@code first + shape.size()} must not exceed the mapping
+     * @param toFloat32 whether the result is widened to FLOAT32
+     * @param owner the manager that will own the returned array
+     * @return the slice, owned by {@code owner}; it keeps the mapping's storage alive
+     * @throws IllegalArgumentException if the run is outside the mapping
+     * @throws IllegalStateException if the pack is closed
+     * @throws CogVideoXException if libtorch fails
+     */
+    public NDArray mappedSlice(NDArray mapping, long first, Shape shape, boolean toFloat32, NDManager owner) {
+        checkNotNull(mapping, "mapping");
+        checkNotNull(shape, "shape");
+        checkNotNull(owner, "owner");
+        long length = mapping.getShape().dimension() == 1 ? mapping.getShape().get(0) : -1;
+        checkArgument(length >= 0, "mappedSlice: the mapping must be 1-D, got %s", mapping.getShape());
+        checkArgument(first >= 0 && shape.size() >= 0 && first <= length - shape.size(),
+                "mappedSlice: elements [%s, %s + %s) are outside the mapping of %s", first, first, shape.size(),
+                length);
+        long[] spec = new long[2 + shape.dimension()];
+        spec[0] = first;
+        spec[1] = shape.size();
+        System.arraycopy(shape.getShape(), 0, spec, 2, shape.dimension());
+        try (NDArray specArray = io.github.cogvideox4j.core.EngineArrays.create(manager, spec,
+                new Shape(spec.length))) {
+            NDArray slice = toFloat32
+                    ? run("mapped_slice_float32", mappedSliceFloat32Method, mapping, specArray)
+                    : run("mapped_slice", mappedSliceMethod, mapping, specArray);
+            slice.attach(owner);
+            return slice;
+        }
+    }
+
     /**
      * Frees the TorchScript module and the pack's manager. Results already returned are unaffected (they
-     * belong to their inputs' managers). Idempotent; must not race with calls in flight.
+     * belong to their inputs' managers). Idempotent; must not race with calls in flight. Does nothing on the
+     * {@link #shared()} pack.
      */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
+        if (!isShared && closed.compareAndSet(false, true)) {
             module.close();
             manager.close();
         }

@@ -197,9 +197,10 @@ public final class CogVideoXTransformer implements AutoCloseable {
      * {@link WeightLoadException}. Stored BF16/F16/F32 weights are converted to {@code dtype}.
      *
      * <p><b>BFLOAT16</b> means bf16 <em>storage of the Linear weights</em> (the bulk of the model: 5B needs 11 GB
-     * instead of 22 GB) for frozen-base training such as LoRA: each Linear weight is read as FLOAT32, cast to bf16
-     * inside the TorchScript kernel pack (exact for bf16 files) and the FLOAT32 copy freed at once, so the peak is the
-     * bf16 model plus one tensor. Biases, norms, the 1.0 patch convolution and buffers stay FLOAT32, activations are
+     * instead of 22 GB) for frozen-base training such as LoRA: each Linear weight of a BF16 safetensors file is a view of
+     * the file's private mapping (no copy: {@link TensorSource#readBf16}); from any other file it is read as FLOAT32,
+     * cast to bf16 inside the TorchScript kernel pack and the FLOAT32 copy freed at once, so the peak is the bf16
+     * model plus one tensor. Biases, norms, the 1.0 patch convolution and buffers stay FLOAT32, activations are
      * FLOAT32 ({@link #dataType()}), the bf16 weights are frozen ({@link #setRequiresGradient}), are not listed in
      * {@link #namedParameters()} and are reached only through {@link Linear}'s safe accessors. Forward widens them
      * per call in {@link ComputePrecision#FP32} and uses them directly in {@link ComputePrecision#BF16} (the sensible
@@ -331,12 +332,8 @@ public final class CogVideoXTransformer implements AutoCloseable {
             Set<String> bf16Names = bf16 ? linearWeightNames(config) : Set.of();
             Map<String, NDArray> state = new LinkedHashMap<>();
             for (String name : layout.shapes().keySet()) {
-                NDArray a = weights.read(name, own, read);
-                if (bf16Names.contains(name)) {
-                    try (NDArray wide = a) {
-                        a = pack.toBf16(wide); // a copy in `own`; the FLOAT32 tensor is freed at once
-                    }
-                }
+                // bf16 storage: a view of a mapped BF16 file, else read as FLOAT32 and cast by the pack
+                NDArray a = bf16Names.contains(name) ? weights.readBf16(name, own, pack) : weights.read(name, own, read);
                 a.setName(name);
                 state.put(name, a);
             }

@@ -149,12 +149,9 @@ public final class T5EncoderModel implements AutoCloseable {
                 if (name.equals(SHARED) || name.equals(BIAS_TABLE)) {
                     continue;
                 }
-                NDArray a = source.read(name, own);
-                if (bf16 && layout.get(name).dimension() == 2) {
-                    try (NDArray wide = a) {
-                        a = pack.toBf16(wide); // the FLOAT32 copy is freed at once
-                    }
-                }
+                // bf16 storage of the projections: a view of a mapped BF16 file, else read and cast by the pack
+                NDArray a = bf16 && layout.get(name).dimension() == 2 ? source.readBf16(name, own, pack)
+                        : source.read(name, own);
                 w.put(name, a);
             }
             float[] biasTable = source.readFloats(BIAS_TABLE);

@@ -465,4 +465,15 @@ class KernelPackTest {
                     .hasMessageContaining("closed");
         }
     }
+
+    @Test
+    void theSharedPackIsOneInstanceThatClosingLeavesWorking() {
+        KernelPack shared = KernelPack.shared();
+        assertThat(KernelPack.shared()).isSameAs(shared);
+        shared.close();
+        try (NDManager m = NDManager.newBaseManager(); NDArray x = m.zeros(new Shape(2));
+                NDArray y = shared.geluTanh(x)) {
+            assertThat(y.toFloatArray()).containsExactly(0f, 0f);
+        }
+    }
 }

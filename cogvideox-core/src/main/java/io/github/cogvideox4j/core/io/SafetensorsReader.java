@@ -7,14 +7,16 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.github.cogvideox4j.core.kernel.KernelPack;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import io.github.cogvideox4j.core.kernel.KernelPack;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;
@@ -41,9 +43,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>How bytes travel. On a CPU manager, floating-point tensors (F32, F16, BF16) whose offset in the file is a
  * multiple of their element size (every file the reference writer makes: it pads the header to 8 bytes) are
- * <b>mapped</b>: the file is mapped once per element type, private and copy-on-write
- * ({@link KernelPack#mapFile}, through the {@link KernelPack#shared()} pack), and each tensor is a view of its bytes (F32 as FLOAT32, F16 as FLOAT16) or,
- * when it must be widened (BF16 as FLOAT32), a FLOAT32 copy made by libtorch from that view. So
+ * <b>mapped</b>: the file is mapped once per element type, private and copy-on-write ({@link KernelPack#mapFile},
+ * through the {@link KernelPack#shared()} pack), and each tensor is a view of its bytes (F32 as FLOAT32, F16 as
+ * FLOAT16) or, when it must be widened (BF16 as FLOAT32), a FLOAT32 copy made by libtorch from that view. So
  * loading costs no copy in Java and, for tensors kept in their stored type, no copy at all: the pages come
  * from the page cache when first touched, and stay shared with it until written. {@link #readBf16} gives BF16
  * tensors as bf16 views the same way. Every other tensor (integer and BOOL tensors, F64, misaligned
@@ -79,11 +81,10 @@ public final class SafetensorsReader implements TensorSource {
     /** The file's identity and size when opened, to refuse mapping a file replaced since. */
     private final Object fileKey;
     private final long fileSize;
-    /** Guards the lazily made mappings and their manager. */
+    /** Guards the lazily made mappings, their manager, and closing. */
     private final Object mapLock = new Object();
     private final Map<KernelPack.FileElement, Mapping> mappings = new EnumMap<>(KernelPack.FileElement.class);
     private NDManager mapManager;
-    private boolean closed;
 
     private SafetensorsReader(Path file, ReopeningChannel channel, SafetensorsHeader header, Object fileKey,
             long fileSize) {
@@ -121,7 +122,8 @@ public final class SafetensorsReader implements TensorSource {
             SafetensorsHeader header = SafetensorsHeader.parse(file, json.array(), size - 8 - n);
             LOG.debug("opened {}: {} tensors, header {} bytes, data {} bytes", file, header.tensors().size(), n,
                     size - 8 - n);
-            return new SafetensorsReader(file, ch, header, fileKey(file), size);
+            return new SafetensorsReader(file, ch, header,
+                    Files.readAttributes(file, BasicFileAttributes.class).fileKey(), size);
         } catch (IOException | RuntimeException | Error e) {
             ch.close();
             throw e;
@@ -176,9 +178,12 @@ public final class SafetensorsReader implements TensorSource {
         if (element == KernelPack.FileElement.FLOAT16 && type == DataType.FLOAT16) {
             return slice(info, element, false, manager); // a view
         }
-        if (element != null && element != KernelPack.FileElement.FLOAT16 && type == DataType.FLOAT32) {
-            // F32: a view; BF16: widened by libtorch (a bit shift, exact, NaN payloads kept). F16 → FLOAT32 stays
-            // in Java, which keeps signalling NaNs as they are (libtorch's conversion quiets them).
+        if (element == KernelPack.FileElement.FLOAT32 && type == DataType.FLOAT32) {
+            return TensorArrays.toTarget(slice(info, element, false, manager), target); // a view
+        }
+        if (element == KernelPack.FileElement.BFLOAT16 && type == DataType.FLOAT32) {
+            // Widened by libtorch (a bit shift: exact, NaN payloads kept). F16 → FLOAT32 stays in Java, which
+            // keeps signalling NaNs as they are (libtorch's conversion quiets them).
             return TensorArrays.toTarget(slice(info, element, true, manager), target);
         }
         NDArray array = TensorArrays.create(manager, info.djlShape(), type, (int) bytes, dst -> fill(info, type, dst));
@@ -196,7 +201,6 @@ public final class SafetensorsReader implements TensorSource {
         checkNotNull(manager, "manager");
         checkNotNull(pack, "pack");
         TensorInfo info = info(name);
-        ensureOpen();
         KernelPack.FileElement element = mappedElement(info, manager);
         if (element == KernelPack.FileElement.BFLOAT16) {
             checkBufferSize(info, info.numel(), DataType.FLOAT32);
@@ -271,13 +275,12 @@ public final class SafetensorsReader implements TensorSource {
     @Override
     public void close() {
         synchronized (mapLock) {
-            closed = true;
             mappings.clear();
             if (mapManager != null) {
                 mapManager.close();
             }
+            channel.close(); // inside the lock: a read that holds it next sees the reader closed
         }
-        channel.close();
     }
 
     @Override
@@ -361,8 +364,7 @@ public final class SafetensorsReader implements TensorSource {
      * out as a view at most once per mapping: a tensor read again after that gets a fresh mapping (copy-on-write
      * is per mapping), so no two reads ever share memory, and a widening never sees a change made to a view.
      */
-    private NDArray slice(TensorInfo info, KernelPack.FileElement element, boolean toFloat32, NDManager manager) {
-        boolean view = !toFloat32 || element == KernelPack.FileElement.FLOAT32;
+    private NDArray slice(TensorInfo info, KernelPack.FileElement element, boolean widen, NDManager manager) {
         Mapping mapping;
         synchronized (mapLock) {
             ensureOpen();
@@ -371,12 +373,19 @@ public final class SafetensorsReader implements TensorSource {
                 mapping = new Mapping(map(info, element));
                 mappings.put(element, mapping); // an earlier mapping lives on in its views
             }
-            if (view) {
+            if (!widen) {
                 mapping.viewed.add(info.name());
             }
         }
         long first = (dataStart + info.begin()) / element.bytes();
-        return KernelPack.shared().mappedSlice(mapping.array, first, info.djlShape(), toFloat32, manager);
+        KernelPack pack = KernelPack.shared();
+        NDArray view = pack.mappedSlice(mapping.array, first, info.djlShape(), manager);
+        if (!widen) {
+            return view;
+        }
+        try (view) {
+            return pack.toFloat32(view); // a FLOAT32 copy in `manager`; the view is closed at once
+        }
     }
 
     /** One mapping of the file and the tensors already handed out as views of it. */
@@ -391,9 +400,6 @@ public final class SafetensorsReader implements TensorSource {
 
     /** Maps the whole file as {@code element}s; refuses a file replaced or resized since {@link #open}. */
     private NDArray map(TensorInfo info, KernelPack.FileElement element) {
-        if (closed) {
-            throw new IllegalStateException("SafetensorsReader is closed: " + file);
-        }
         if (mapManager == null) {
             mapManager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
         }
@@ -401,8 +407,9 @@ public final class SafetensorsReader implements TensorSource {
         Object keyNow;
         long sizeNow;
         try {
-            keyNow = fileKey(file);
-            sizeNow = java.nio.file.Files.size(file);
+            BasicFileAttributes now = Files.readAttributes(file, BasicFileAttributes.class);
+            keyNow = now.fileKey();
+            sizeNow = now.size();
         } catch (IOException e) {
             mapping.close();
             throw new UncheckedIOException(file + ": cannot check the file after mapping it", e);
@@ -414,10 +421,6 @@ public final class SafetensorsReader implements TensorSource {
                     + keyNow + "): expected the file that was opened; open it again");
         }
         return mapping;
-    }
-
-    private static Object fileKey(Path file) throws IOException {
-        return java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
     }
 
     /** The stored bytes of a tensor, little-endian, position 0: mapped if large, else read into the heap. */

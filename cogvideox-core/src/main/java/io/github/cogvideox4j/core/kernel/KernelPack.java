@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  * initialised the engine) nothing is recorded. {@code isTrain = false} is avoided: DJL then runs the method
  * under {@code c10::InferenceMode}, whose "inference tensors" later fail in in-place updates and cannot be saved
  * for a backward (see the tests). The one exception is {@link #mapFile}, which must pass a path (DJL's only way
- * to pass a string runs in inference mode); its result is at once re-seated as an ordinary tensor. Note that torch starts every <em>other</em> thread with
- * grad mode on, so on such threads DJL ops and these kernels record a graph whenever an input requires a
+ * to pass a string runs in inference mode); its result is at once re-seated as an ordinary tensor. Note that
+ * torch starts every <em>other</em> thread with grad mode on, so on such threads DJL ops and these kernels record a graph whenever an input requires a
  * gradient, collector or not.
  *
  * <p><b>Ownership.</b> A result belongs to the manager of the method's first input ({@code q} or {@code x});
@@ -130,11 +130,7 @@ public final class KernelPack implements AutoCloseable {
                     + "    return torch.empty([0], dtype=x.dtype).set_(x)\n"
                     + "  def mapped_slice(self: __torch__." + CLASS_NAME + ", buf: Tensor, spec: Tensor) -> Tensor:\n"
                     + "    s = annotate(List[int], spec.tolist())\n"
-                    + "    return torch.reshape(torch.narrow(buf, 0, s[0], s[1]), s[2:])\n"
-                    + "  def mapped_slice_float32(self: __torch__." + CLASS_NAME + ", buf: Tensor, spec: Tensor)"
-                    + " -> Tensor:\n"
-                    + "    s = annotate(List[int], spec.tolist())\n"
-                    + "    return torch.reshape(torch.narrow(buf, 0, s[0], s[1]), s[2:]).to(6)\n";
+                    + "    return torch.reshape(torch.narrow(buf, 0, s[0], s[1]), s[2:])\n";
 
     private final PtNDManager manager;
     private final PtSymbolBlock module;
@@ -157,7 +153,6 @@ public final class KernelPack implements AutoCloseable {
     private final NDArray feedForwardInt8Bf16Method;
     private final NDArray adoptMethod;
     private final NDArray mappedSliceMethod;
-    private final NDArray mappedSliceFloat32Method;
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Whether this is the {@link #shared()} pack, which {@link #close()} leaves open. */
     private volatile boolean isShared;
@@ -195,7 +190,6 @@ public final class KernelPack implements AutoCloseable {
         this.feedForwardInt8Bf16Method = methodSelector("feed_forward_int8_bf16");
         this.adoptMethod = methodSelector("adopt");
         this.mappedSliceMethod = methodSelector("mapped_slice");
-        this.mappedSliceFloat32Method = methodSelector("mapped_slice_float32");
     }
 
     /**
@@ -679,26 +673,25 @@ public final class KernelPack implements AutoCloseable {
     }
 
     /**
-     * A contiguous run of a {@link #mapFile mapping}, reshaped: a view (no copy) of the mapped pages, or with
-     * {@code toFloat32} its FLOAT32 copy (widened in libtorch; the same view when the mapping already is FLOAT32).
+     * A contiguous run of a {@link #mapFile mapping}, reshaped: a view (no copy) of the mapped pages. Widen a bf16
+     * or float16 view with {@link #toFloat32}.
      *
      * @param mapping a 1-D array made by {@link #mapFile}; not closed
      * @param first the first element, {@code >= 0}
      * @param shape the result's shape; {@code first + shape.size()} must not exceed the mapping
-     * @param toFloat32 whether the result is widened to FLOAT32
      * @param owner the manager that will own the returned array
-     * @return the slice, owned by {@code owner}; it keeps the mapping's storage alive
+     * @return the view, in the mapping's dtype, owned by {@code owner}; it keeps the mapping's storage alive
      * @throws IllegalArgumentException if the run is outside the mapping
      * @throws IllegalStateException if the pack is closed
      * @throws CogVideoXException if libtorch fails
      */
-    public NDArray mappedSlice(NDArray mapping, long first, Shape shape, boolean toFloat32, NDManager owner) {
+    public NDArray mappedSlice(NDArray mapping, long first, Shape shape, NDManager owner) {
         checkNotNull(mapping, "mapping");
         checkNotNull(shape, "shape");
         checkNotNull(owner, "owner");
         long length = mapping.getShape().dimension() == 1 ? mapping.getShape().get(0) : -1;
         checkArgument(length >= 0, "mappedSlice: the mapping must be 1-D, got %s", mapping.getShape());
-        checkArgument(first >= 0 && shape.size() >= 0 && first <= length - shape.size(),
+        checkArgument(first >= 0 && first <= length - shape.size(),
                 "mappedSlice: elements [%s, %s + %s) are outside the mapping of %s", first, first, shape.size(),
                 length);
         long[] spec = new long[2 + shape.dimension()];
@@ -707,9 +700,7 @@ public final class KernelPack implements AutoCloseable {
         System.arraycopy(shape.getShape(), 0, spec, 2, shape.dimension());
         try (NDArray specArray = io.github.cogvideox4j.core.EngineArrays.create(manager, spec,
                 new Shape(spec.length))) {
-            NDArray slice = toFloat32
-                    ? run("mapped_slice_float32", mappedSliceFloat32Method, mapping, specArray)
-                    : run("mapped_slice", mappedSliceMethod, mapping, specArray);
+            NDArray slice = run("mapped_slice", mappedSliceMethod, mapping, specArray);
             slice.attach(owner);
             return slice;
         }

@@ -126,7 +126,12 @@ public final class RealSizeStepBench {
             Engine.getInstance().setRandomSeed(SEED);
             Shape latentShape = new Shape(1, latent.frames(), config.inChannels(), latent.height(), latent.width());
             NDArray x0 = root.randomNormal(latentShape);
-            NDArray noise = root.randomNormal(latentShape);
+            // CogVideoX1.5 (patch_size_t 2) pads the latent frames to a multiple of patch_size_t: the objective
+            // prepends copies of frame 0 to x0 and takes noise of the padded shape, and the forward sees that shape
+            int pt = config.patchSizeT() == null ? 1 : config.patchSizeT();
+            long paddedFrames = (latent.frames() + pt - 1) / pt * pt;
+            NDArray noise = root.randomNormal(new Shape(1, paddedFrames, config.inChannels(), latent.height(),
+                    latent.width()));
             NDArray text = root.randomNormal(new Shape(1, config.maxTextSeqLength(), config.textEmbedDim()));
             NDArray t = EngineArrays.create(root, new long[] {500}, new Shape(1));
             long builtKb = ProcMemory.resetPeakKb();
@@ -141,7 +146,7 @@ public final class RealSizeStepBench {
                 } else {
                     List<NDArray> checkpoints = new ArrayList<>();
                     try (KernelPack pack = KernelPack.load()) {
-                        model.forward(TransformerInput.of(x0, text, t), (name, a) -> {
+                        model.forward(TransformerInput.of(noise, text, t), (name, a) -> {
                             if (name.startsWith("transformer_blocks.") && !name.contains(".attn1.")) {
                                 NDArray c = pack.toBf16(a);
                                 c.attach(s);

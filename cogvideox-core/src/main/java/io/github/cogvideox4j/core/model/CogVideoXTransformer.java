@@ -752,6 +752,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     }
                     // 2. Blocks without recording, keeping each block's inputs (bf16 copies in bf16 compute)
                     boolean bf16 = kernels.precision() == ComputePrecision.BF16;
+                    boolean stemBackward = stemNeedsBackward(in);
                     NDArray emb = stem.emb().stopGradient();                               // [B, T]
                     NDArray v = stem.video().stopGradient();                               // [B, N, D]
                     NDArray c = stem.text().stopGradient();                                // [B, L, D]
@@ -768,22 +769,37 @@ public final class CogVideoXTransformer implements AutoCloseable {
                         v = out.get(0);
                         c = out.get(1);
                     }
-                    // 3. Head and loss, recorded; backward gives the head's gradients and dL/dv, dL/demb
-                    NDArray headV = v.duplicate();
-                    headV.setRequiresGradient(true);
-                    NDArray headEmb = emb.duplicate();
-                    headEmb.setRequiresGradient(true);
-                    NDArray loss;
-                    try (GradientCollector gc = engine.newGradientCollector()) {
-                        loss = lossOfSample.apply(head(headV, headEmb, shape, ForwardProbe.NONE));
-                        gc.backward(loss);
+                    if (!stemBackward) {
+                        // nothing goes back through the stem: its outputs live on only as the first checkpoint
+                        stem.video().close();
+                        stem.text().close();
                     }
-                    NDArray gradV = headV.getGradient();                                   // [B, N, D]
+                    // 3. Head and loss, recorded in a scope of their own; backward gives the head's gradients and
+                    //    dL/dv, dL/demb, and everything else of the head is freed before the blocks' backward
+                    NDArray headV = v.duplicate();
+                    NDArray headEmb = emb.duplicate();
                     NDArray gradC = c.zerosLike();                                         // the head ignores text
-                    NDArray gradEmb = headEmb.getGradient();                               // [B, T]
+                    v.close();
+                    c.close();
+                    NDList headOut = Scopes.run(scope, s -> {
+                        headV.attach(s);
+                        headEmb.attach(s);
+                        headV.setRequiresGradient(true);
+                        headEmb.setRequiresGradient(true);
+                        try (GradientCollector gc = engine.newGradientCollector()) {
+                            NDArray l = lossOfSample.apply(head(headV, headEmb, shape, ForwardProbe.NONE));
+                            gc.backward(l);
+                            return new NDList(l.stopGradient(), headV.getGradient(), headEmb.getGradient());
+                        }
+                    });
+                    NDArray loss = headOut.get(0);
+                    NDArray gradV = headOut.get(1);                                        // [B, N, D]
+                    NDArray gradEmb = headOut.get(2);                                      // [B, T]
                     // 4. Blocks in reverse: recompute under a collector, backward with the upstream gradients.
-                    //    The recompute runs in its own scope, so only what autograd saved outlives it.
+                    //    The recompute runs in its own scope, so only what autograd saved outlives it, and each
+                    //    upstream gradient is freed once the block below has used it.
                     for (int i = transformerBlocks.size() - 1; i >= 0; i--) {
+                        NDList upstream;
                         try (NDManager blockScope = scope.newSubManager()) {
                             NDList kept = blockInputs.set(i, null);
                             NDArray xv = bf16 ? kernels.pack().toFloat32(kept.get(0)) : kept.get(0).duplicate();
@@ -800,23 +816,23 @@ public final class CogVideoXTransformer implements AutoCloseable {
                                         stem.sin(), ForwardProbe.NONE), xv, xc, xe);
                                 gc.backward(out.get(0).mul(gradV).sum().add(out.get(1).mul(gradC).sum()));
                             }
-                            gradV = xv.getGradient();
-                            gradC = xc.getGradient();
-                            gradEmb = gradEmb.add(xe.getGradient());
-                            for (NDArray g : new NDArray[] {gradV, gradC, gradEmb}) {
-                                g.attach(scope);
-                            }
+                            upstream = new NDList(xv.getGradient(), xc.getGradient(), gradEmb.add(xe.getGradient()));
+                            upstream.attach(scope);
                         }
+                        new NDList(gradV, gradC, gradEmb).close();
+                        gradV = upstream.get(0);
+                        gradC = upstream.get(1);
+                        gradEmb = upstream.get(2);
                     }
                     // 5. Through the stem's recorded graph into the embeddings and the inputs; a frozen stem whose
                     //    inputs need no gradient (adapters in the blocks only) recorded nothing to go through
-                    if (stemNeedsBackward(in)) {
+                    if (stemBackward) {
                         try (GradientCollector gc = engine.newGradientCollector()) {
                             gc.backward(stem.video().mul(gradV).sum().add(stem.text().mul(gradC).sum())
                                     .add(stem.emb().mul(gradEmb).sum()));
                         }
                     }
-                    return new NDList(loss.stopGradient());
+                    return new NDList(loss);
                 }, in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs()).singletonOrThrow();
     }
 

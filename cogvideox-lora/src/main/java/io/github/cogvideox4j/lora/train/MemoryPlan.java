@@ -93,12 +93,24 @@ public final class MemoryPlan {
     static final int FULL_SAVED_D = 1;
     /** See {@link #FULL_SAVED_D}: the down projection's input, width F. */
     static final int FULL_SAVED_F = 1;
-    /** The backward's transient gradients of width F, on top of a recomputed block's saved tensors. */
+    /**
+     * The backward's transient gradients of width F, on top of a recomputed block's saved tensors (2 bytes each under
+     * the fused bf16 feed-forward, whose backward runs in bf16, else 4).
+     */
     static final int BACKWARD_F = 2;
     /** Checkpointing extras of width D: upstream gradients (current and new) and the recompute's input copies. */
     static final int CHECKPOINT_EXTRA_D = 3;
-    /** Activations of the stem and the head, width D: embeddings, their concat, the head's norm and modulation. */
+    /**
+     * Activations of the stem and the head, width D, without checkpointing: embeddings, their concat, the head's norm
+     * and modulation. With checkpointing the head runs and is freed before the blocks' backward, and the stem's output
+     * is the first block checkpoint, so nothing of them is left at the peak but {@link #STEM_KEPT_D}.
+     */
     static final int STEM_HEAD_D = 6;
+    /**
+     * With checkpointing and bf16 checkpoints: the stem's fp32 output, kept for the last backward when the stem
+     * recorded a graph (a full fine-tune, or an adapter on a stem Linear); width D.
+     */
+    static final int STEM_KEPT_D = 1;
     /** The attention kernel's backward: dq, dk, dv, width D each. */
     static final int ATTENTION_D = 3;
 
@@ -145,6 +157,7 @@ public final class MemoryPlan {
         long loraRankWidth = 0;  // rank x adapted Linears in one block
         long blockLinearElements = 0;  // Linear weight elements of one block
         boolean adaptsFeedForward = false;
+        boolean adaptsStem = false;
         Pattern regex = lora && cfg.lora().targetRegex() != null ? Pattern.compile(cfg.lora().targetRegex()) : null;
         for (Map.Entry<String, Shape> e : layout.shapes().entrySet()) {
             Shape shape = e.getValue();
@@ -159,6 +172,8 @@ public final class MemoryPlan {
                 if (adapted(module, cfg.lora().targets(), regex)) {
                     int r = cfg.lora().rank();
                     loraParams += (long) r * (shape.get(0) + shape.get(1));
+                    adaptsStem |= module.startsWith("patch_embed.") || module.startsWith("time_embedding.")
+                            || module.startsWith("ofs_embedding.");
                     if (module.startsWith("transformer_blocks.0.")) {
                         loraRankWidth += r;
                         adaptsFeedForward |= module.contains(".ff.");
@@ -182,9 +197,11 @@ public final class MemoryPlan {
                 ? tokenValues * d * (layers * (bf16Compute ? BF16 : FP32) + CHECKPOINT_EXTRA_D * FP32)
                 : layers * (savedPerBlock + weightCopies);
         long working = cfg.gradientCheckpointing()
-                ? savedPerBlock + weightCopies + tokenValues * BACKWARD_F * f * FP32
+                ? savedPerBlock + weightCopies + tokenValues * BACKWARD_F * f * ffBytes
                 : 0;
-        long stemHead = tokenValues * STEM_HEAD_D * d * FP32;
+        boolean stemRecords = !lora || adaptsStem;
+        long stemHead = !cfg.gradientCheckpointing() ? tokenValues * STEM_HEAD_D * d * FP32
+                : bf16Compute && stemRecords ? tokenValues * STEM_KEPT_D * d * FP32 : 0;
         long attention = tokenValues * ATTENTION_D * d * FP32 + batch * model.numAttentionHeads() * s * FP32;
 
         Map<Component, Long> m = new EnumMap<>(Component.class);

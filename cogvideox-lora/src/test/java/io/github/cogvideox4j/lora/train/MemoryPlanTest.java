@@ -54,7 +54,7 @@ class MemoryPlanTest {
         assertThat(plan.bytes(Component.TRAINABLE_STATE)).isEqualTo(4 * 4 * loraParams);   // A/B, grad, m, v
         assertThat(plan.bytes(Component.BLOCK_CHECKPOINTS))
                 .isEqualTo(4 * s * (layers + MemoryPlan.CHECKPOINT_EXTRA_D) * d);
-        assertThat(plan.bytes(Component.STEM_AND_HEAD)).isEqualTo(4 * s * MemoryPlan.STEM_HEAD_D * d);
+        assertThat(plan.bytes(Component.STEM_AND_HEAD)).isZero();       // head freed, stem output = checkpoint 0
         long saved = 4 * s * (MemoryPlan.SAVED_D * d + MemoryPlan.SAVED_F * f + 4 * r);  // fp32, 4 LoRAs
         assertThat(plan.bytes(Component.BLOCK_WORKING_SET)).isEqualTo(saved + 4 * s * MemoryPlan.BACKWARD_F * f);
         assertThat(plan.bytes(Component.ATTENTION))
@@ -118,6 +118,30 @@ class MemoryPlanTest {
         long perBlock = fp32.tokens() * FIVE_B.innerDim();
         assertThat(fp32.bytes(Component.BLOCK_CHECKPOINTS) - bf16.bytes(Component.BLOCK_CHECKPOINTS))
                 .isEqualTo(2 * FIVE_B.numLayers() * perBlock);
+    }
+
+    @Test
+    void theFusedBf16FeedForwardsBackwardMakesItsWideGradientsInTwoBytes() {
+        MemoryPlan fp32 = MemoryPlan.of(lora(16).gradientCheckpointing(true).build(), FIVE_B, List.of(FULL_SIZE));
+        MemoryPlan bf16 = MemoryPlan.of(lora(16).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16)
+                .build(), FIVE_B, List.of(FULL_SIZE));
+        long f = 4L * FIVE_B.innerDim();
+        long wideSaved = (4 - 2) * fp32.tokens() * MemoryPlan.SAVED_F * f;
+        long wideGradients = (4 - 2) * fp32.tokens() * MemoryPlan.BACKWARD_F * f;
+        // both runs multiply the weights as they are stored (fp32 and bf16 bases): no weight copies either way
+        assertThat(fp32.bytes(Component.BLOCK_WORKING_SET) - bf16.bytes(Component.BLOCK_WORKING_SET))
+                .isEqualTo(wideSaved + wideGradients);
+    }
+
+    @Test
+    void withBf16CheckpointsOnlyAStemThatRecordedAGraphKeepsItsFloat32Output() {
+        TrainingConfig.Builder lora = lora(16).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16);
+        MemoryPlan frozenStem = MemoryPlan.of(lora.build(), FIVE_B, List.of(FULL_SIZE));
+        MemoryPlan adaptedStem = MemoryPlan.of(lora.lora(new TrainingConfig.LoraSettings(16, 16,
+                List.of("to_q", "patch_embed.text_proj"), null, 0.0, 0)).build(), FIVE_B, List.of(FULL_SIZE));
+        assertThat(frozenStem.bytes(Component.STEM_AND_HEAD)).isZero();
+        assertThat(adaptedStem.bytes(Component.STEM_AND_HEAD))
+                .isEqualTo(4 * adaptedStem.tokens() * MemoryPlan.STEM_KEPT_D * FIVE_B.innerDim());
     }
 
     @Test

@@ -776,10 +776,9 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     }
                     // 3. Head and loss, recorded in a scope of their own; backward gives the head's gradients and
                     //    dL/dv, dL/demb, and everything else of the head is freed before the blocks' backward
-                    NDArray headV = v.duplicate();
-                    NDArray headEmb = emb.duplicate();
+                    NDArray headV = v;                    // the last block's output: no checkpoint holds it
+                    NDArray headEmb = emb.duplicate();    // emb stays the blocks' input
                     NDArray gradC = c.zerosLike();                                         // the head ignores text
-                    v.close();
                     c.close();
                     NDList headOut = Scopes.run(scope, s -> {
                         headV.attach(s);
@@ -845,22 +844,28 @@ public final class CogVideoXTransformer implements AutoCloseable {
             return true;
         }
         for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
-            String k = e.getKey();
-            boolean stemParameter = k.startsWith("patch_embed.") || k.startsWith("time_embedding.")
-                    || k.startsWith("ofs_embedding.");
-            if (stemParameter && e.getValue().hasGradient()) {
+            if (isStem(e.getKey()) && e.getValue().hasGradient()) {
                 return true;
             }
         }
         for (Linear l : linears.values()) {
-            String k = l.name();
-            boolean stemLinear = k.startsWith("patch_embed.") || k.startsWith("time_embedding.")
-                    || k.startsWith("ofs_embedding.");
-            if (stemLinear && !l.adapters().isEmpty()) {
+            if (isStem(l.name()) && !l.adapters().isEmpty()) {
                 return true;
             }
         }
         return false;
+    }
+
+    /**
+     * Whether a parameter or module belongs to the stem (the patch, time and OFS embeddings), the part before the
+     * blocks that {@link #forwardBackwardWithRecompute} records once and goes back through last.
+     *
+     * @param name a Diffusers parameter or module name, e.g. {@code patch_embed.text_proj}
+     * @return whether it starts with {@code patch_embed.}, {@code time_embedding.} or {@code ofs_embedding.}
+     */
+    public static boolean isStem(String name) {
+        return name.startsWith("patch_embed.") || name.startsWith("time_embedding.")
+                || name.startsWith("ofs_embedding.");
     }
 
     /** What the blocks need: the conditioning, the two token streams and the RoPE table (or nulls). */

@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import ai.djl.ndarray.types.Shape;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.model.BasePrecision;
+import io.github.cogvideox4j.core.model.CogVideoXTransformer;
 import io.github.cogvideox4j.core.model.ComputePrecision;
 import io.github.cogvideox4j.core.model.ParameterLayout;
 import io.github.cogvideox4j.data.Bucket;
@@ -172,8 +173,7 @@ public final class MemoryPlan {
                 if (adapted(module, cfg.lora().targets(), regex)) {
                     int r = cfg.lora().rank();
                     loraParams += (long) r * (shape.get(0) + shape.get(1));
-                    adaptsStem |= module.startsWith("patch_embed.") || module.startsWith("time_embedding.")
-                            || module.startsWith("ofs_embedding.");
+                    adaptsStem |= CogVideoXTransformer.isStem(module);
                     if (module.startsWith("transformer_blocks.0.")) {
                         loraRankWidth += r;
                         adaptsFeedForward |= module.contains(".ff.");

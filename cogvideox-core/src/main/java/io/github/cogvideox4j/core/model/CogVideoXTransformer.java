@@ -775,7 +775,9 @@ public final class CogVideoXTransformer implements AutoCloseable {
                         stem.text().close();
                     }
                     // 3. Head and loss, recorded in a scope of their own; backward gives the head's gradients and
-                    //    dL/dv, dL/demb, and everything else of the head is freed before the blocks' backward
+                    //    dL/dv (and dL/demb when the stem goes back), and everything else of the head is freed
+                    //    before the blocks' backward. Without a stem backward the conditioning needs no gradient,
+                    //    so nothing is recorded (or saved) for one.
                     NDArray headV = v;                    // the last block's output: no checkpoint holds it
                     NDArray headEmb = emb.duplicate();    // emb stays the blocks' input
                     NDArray gradC = c.zerosLike();                                         // the head ignores text
@@ -784,19 +786,22 @@ public final class CogVideoXTransformer implements AutoCloseable {
                         headV.attach(s);
                         headEmb.attach(s);
                         headV.setRequiresGradient(true);
-                        headEmb.setRequiresGradient(true);
+                        headEmb.setRequiresGradient(stemBackward);
                         try (GradientCollector gc = engine.newGradientCollector()) {
                             NDArray l = lossOfSample.apply(head(headV, headEmb, shape, ForwardProbe.NONE));
                             gc.backward(l);
-                            return new NDList(l.stopGradient(), headV.getGradient(), headEmb.getGradient());
+                            return stemBackward ? new NDList(l.stopGradient(), headV.getGradient(),
+                                    headEmb.getGradient()) : new NDList(l.stopGradient(), headV.getGradient());
                         }
                     });
                     NDArray loss = headOut.get(0);
                     NDArray gradV = headOut.get(1);                                        // [B, N, D]
-                    NDArray gradEmb = headOut.get(2);                                      // [B, T]
+                    NDArray gradEmb = stemBackward ? headOut.get(2) : null;                // [B, T]
                     // 4. Blocks in reverse: recompute under a collector, backward with the upstream gradients.
                     //    The recompute runs in its own scope, so only what autograd saved outlives it, and each
-                    //    upstream gradient is freed once the block below has used it.
+                    //    upstream gradient is freed once the block below has used it. The conditioning is a leaf
+                    //    that requires a gradient only when the stem goes back: otherwise autograd saves nothing
+                    //    for one (the LayerNorm outputs the modulations multiply, the outputs the gates multiply).
                     for (int i = transformerBlocks.size() - 1; i >= 0; i--) {
                         NDList upstream;
                         try (NDManager blockScope = scope.newSubManager()) {
@@ -804,24 +809,36 @@ public final class CogVideoXTransformer implements AutoCloseable {
                             NDArray xv = bf16 ? kernels.pack().toFloat32(kept.get(0)) : kept.get(0).duplicate();
                             NDArray xc = bf16 ? kernels.pack().toFloat32(kept.get(1)) : kept.get(1).duplicate();
                             kept.close();
-                            NDArray xe = emb.duplicate();
-                            for (NDArray a : new NDArray[] {xv, xc, xe}) {
+                            NDArray xe = stemBackward ? emb.duplicate() : emb; 
+                            for (NDArray a : stemBackward ? new NDArray[] {xv, xc, xe} : new NDArray[] {xv, xc}) {
                                 a.attach(blockScope);
                                 a.setRequiresGradient(true);
                             }
                             CogVideoXBlock block = transformerBlocks.get(i);
+                            NDArray gv = gradV;
+                            NDArray gt = gradC;
                             try (GradientCollector gc = engine.newGradientCollector()) {
-                                NDList out = Scopes.run(blockScope, s -> block.forward(xv, xc, xe, stem.cos(),
-                                        stem.sin(), ForwardProbe.NONE), xv, xc, xe);
-                                gc.backward(out.get(0).mul(gradV).sum().add(out.get(1).mul(gradC).sum()));
+                                // the block's outputs and their products with the upstream gradients are freed
+                                // before the backward: autograd needs neither, only the scalar
+                                NDArray l = Scopes.single(blockScope, s -> {
+                                    NDList out = block.forward(xv, xc, xe, stem.cos(), stem.sin(), ForwardProbe.NONE);
+                                    return out.get(0).mul(gv).sum().add(out.get(1).mul(gt).sum());
+                                }, xv, xc, xe);
+                                gc.backward(l);
                             }
-                            upstream = new NDList(xv.getGradient(), xc.getGradient(), gradEmb.add(xe.getGradient()));
+                            upstream = new NDList(xv.getGradient(), xc.getGradient());
+                            if (stemBackward) {
+                                upstream.add(gradEmb.add(xe.getGradient()));
+                            }
                             upstream.attach(scope);
                         }
-                        new NDList(gradV, gradC, gradEmb).close();
+                        new NDList(gradV, gradC).close();
+                        if (gradEmb != null) {
+                            gradEmb.close();
+                        }
                         gradV = upstream.get(0);
                         gradC = upstream.get(1);
-                        gradEmb = upstream.get(2);
+                        gradEmb = stemBackward ? upstream.get(2) : null;
                     }
                     // 5. Through the stem's recorded graph into the embeddings and the inputs; a frozen stem whose
                     //    inputs need no gradient (adapters in the blocks only) recorded nothing to go through

@@ -88,6 +88,13 @@ public final class MemoryPlan {
     // peaks (TrainingStepBench, two token counts per mode); docs/training-cost.md lists the fit and its residuals.
     /** Tensors of width D one block keeps for its backward (norms, q/k/v, RoPE, attention, gates): fitted, fp32. */
     static final int SAVED_D = 13;
+    /**
+     * With checkpointing, of {@link #SAVED_D}: what the recompute saves only for the conditioning's gradient (the
+     * LayerNorm outputs the modulations multiply, the outputs the gates multiply); a run whose stem records nothing
+     * (adapters in the blocks only) records no gradient for the conditioning and keeps none of it. Fitted to the
+     * real-size step (1.07·D measured) rather than the bench (2-3.8·D), so the plan errs on the safe side there.
+     */
+    static final int CONDITIONING_SAVED_D = 1;
     /** Tensors of width F one block keeps: GELU's input (fp32, or bf16 in the fused bf16 feed-forward). */
     static final int SAVED_F = 1;
     /** A full fine-tune also keeps the inputs of its trainable feed-forward Linears: one of width D, one of width F. */
@@ -189,7 +196,9 @@ public final class MemoryPlan {
         // keeps its F-wide tensors (and a full fine-tune's ff inputs) in bf16
         boolean fusedFeedForward = bf16Compute && !adaptsFeedForward;
         long ffBytes = fusedFeedForward ? BF16 : FP32;
-        long savedPerBlock = tokenValues * ((SAVED_D * d + loraRankWidth) * FP32 + SAVED_F * f * ffBytes
+        boolean stemRecords = !lora || adaptsStem;
+        long savedD = cfg.gradientCheckpointing() && !stemRecords ? SAVED_D - CONDITIONING_SAVED_D : SAVED_D;
+        long savedPerBlock = tokenValues * ((savedD * d + loraRankWidth) * FP32 + SAVED_F * f * ffBytes
                 + (lora ? 0 : (FULL_SAVED_D * d + FULL_SAVED_F * f) * ffBytes));
         // A Linear whose weight is not already in the GEMM's dtype saves the cast (or dequantised) copy it multiplied
         long weightCopies = blockLinearElements * weightCopyBytes(base, bf16Compute);
@@ -199,7 +208,6 @@ public final class MemoryPlan {
         long working = cfg.gradientCheckpointing()
                 ? savedPerBlock + weightCopies + tokenValues * BACKWARD_F * f * ffBytes
                 : 0;
-        boolean stemRecords = !lora || adaptsStem;
         long stemHead = !cfg.gradientCheckpointing() ? tokenValues * STEM_HEAD_D * d * FP32
                 : bf16Compute && stemRecords ? tokenValues * STEM_KEPT_D * d * FP32 : 0;
         long attention = tokenValues * ATTENTION_D * d * FP32 + batch * model.numAttentionHeads() * s * FP32;

@@ -55,7 +55,9 @@ class MemoryPlanTest {
         assertThat(plan.bytes(Component.BLOCK_CHECKPOINTS))
                 .isEqualTo(4 * s * (layers + MemoryPlan.CHECKPOINT_EXTRA_D) * d);
         assertThat(plan.bytes(Component.STEM_AND_HEAD)).isZero();       // head freed, stem output = checkpoint 0
-        long saved = 4 * s * (MemoryPlan.SAVED_D * d + MemoryPlan.SAVED_F * f + 4 * r);  // fp32, 4 LoRAs
+        // fp32, 4 LoRAs; a frozen stem records nothing, so the recompute saves nothing for the conditioning
+        long saved = 4 * s * ((MemoryPlan.SAVED_D - MemoryPlan.CONDITIONING_SAVED_D) * d + MemoryPlan.SAVED_F * f
+                + 4 * r);
         assertThat(plan.bytes(Component.BLOCK_WORKING_SET)).isEqualTo(saved + 4 * s * MemoryPlan.BACKWARD_F * f);
         assertThat(plan.bytes(Component.ATTENTION))
                 .isEqualTo(4 * s * MemoryPlan.ATTENTION_D * d + 4 * FIVE_B.numAttentionHeads() * s);
@@ -131,6 +133,17 @@ class MemoryPlanTest {
         // both runs multiply the weights as they are stored (fp32 and bf16 bases): no weight copies either way
         assertThat(fp32.bytes(Component.BLOCK_WORKING_SET) - bf16.bytes(Component.BLOCK_WORKING_SET))
                 .isEqualTo(wideSaved + wideGradients);
+    }
+
+    @Test
+    void aCheckpointedRecomputeSavesTensorsForTheConditioningOnlyWhenTheStemRecords() {
+        TrainingConfig.Builder lora = lora(16).gradientCheckpointing(true);
+        MemoryPlan frozenStem = MemoryPlan.of(lora.build(), FIVE_B, List.of(FULL_SIZE));
+        MemoryPlan adaptedStem = MemoryPlan.of(lora.lora(new TrainingConfig.LoraSettings(16, 16,
+                List.of("to_q", "to_k", "to_v", "to_out.0", "patch_embed.text_proj"), null, 0.0, 0)).build(), FIVE_B,
+                List.of(FULL_SIZE));
+        assertThat(adaptedStem.bytes(Component.BLOCK_WORKING_SET) - frozenStem.bytes(Component.BLOCK_WORKING_SET))
+                .isEqualTo(4 * frozenStem.tokens() * MemoryPlan.CONDITIONING_SAVED_D * FIVE_B.innerDim());
     }
 
     @Test

@@ -809,7 +809,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
                             NDArray xv = bf16 ? kernels.pack().toFloat32(kept.get(0)) : kept.get(0).duplicate();
                             NDArray xc = bf16 ? kernels.pack().toFloat32(kept.get(1)) : kept.get(1).duplicate();
                             kept.close();
-                            NDArray xe = stemBackward ? emb.duplicate() : emb; 
+                            NDArray xe = stemBackward ? emb.duplicate() : emb;
                             for (NDArray a : stemBackward ? new NDArray[] {xv, xc, xe} : new NDArray[] {xv, xc}) {
                                 a.attach(blockScope);
                                 a.setRequiresGradient(true);

@@ -56,7 +56,8 @@ import java.util.Set;
  * (VmHWM, reset right before it), wall time. Printed: both, the plan's components and the plan / measured ratio.
  *
  * <p>Options: {@code --variant=COGVIDEOX_5B --layers=1 --rank=128 --base=bf16|int8 --compute=bf16|fp32
- * --frames=49 --height=480 --width=720 --mode=step|forward}. Run from the project root (a 5B block step at
+ * --frames=49 --height=480 --width=720 --mode=step|forward --segment=1} ({@code --segment}: blocks per checkpoint,
+ * {@code gradient_checkpointing_segment}). Run from the project root (a 5B block step at
  * 49x480x720 takes several minutes):
  * <pre>
  * CP=cogvideox-bench/target/classes:$(cat cogvideox-bench/target/classpath.txt)
@@ -65,7 +66,7 @@ import java.util.Set;
  */
 public final class RealSizeStepBench {
     private static final Set<String> OPTIONS =
-            Set.of("variant", "layers", "rank", "base", "compute", "frames", "height", "width", "mode");
+            Set.of("variant", "layers", "rank", "base", "compute", "frames", "height", "width", "mode", "segment");
     private static final int SEED = 42;
     private static final double GIB = 1024.0 * 1024.0;  // kB per GiB
 
@@ -80,6 +81,10 @@ public final class RealSizeStepBench {
     public static void main(String[] args) throws IOException {
         CogVideoXVariant variant = CogVideoXVariant.valueOf(option(args, "variant", "COGVIDEOX_5B"));
         int layers = Integer.parseInt(option(args, "layers", "1"));
+        int segment = Integer.parseInt(option(args, "segment", "1"));
+        if (segment < 1) {
+            throw new IllegalArgumentException("--segment: blocks per checkpoint, at least 1; got " + segment);
+        }
         int rank = Integer.parseInt(option(args, "rank", "128"));
         BasePrecision base = BasePrecision.valueOf(option(args, "base", "bf16").toUpperCase(Locale.ROOT));
         ComputePrecision compute = ComputePrecision.valueOf(option(args, "compute", "bf16").toUpperCase(Locale.ROOT));
@@ -105,11 +110,13 @@ public final class RealSizeStepBench {
         System.out.printf(Locale.ROOT, "# %s, %d block(s) of D=%d (%d heads), %dx%dx%d -> latent %s, %,d tokens; LoRA"
                         + " r%d on %s; base %s; %s compute; mode %s%n", variant, layers, config.innerDim(),
                 config.numAttentionHeads(), frames, height, width, latent, tokens, rank, LoraConfig.DEFAULT_TARGETS,
-                base, compute, step ? "step (gradient checkpointing)" : "forward storing bf16 checkpoints");
+                base, compute, step ? "step (gradient checkpointing, " + segment + " block(s) per checkpoint)"
+                        : "forward storing bf16 checkpoints");
 
         MemoryPlan plan = MemoryPlan.of(TrainingConfig.builder()
                 .model(TrainingConfig.ModelSource.ofPath(Path.of("random-weights")))
                 .lora(TrainingConfig.LoraSettings.of(rank, rank)).batchSize(1).gradientCheckpointing(true)
+                .gradientCheckpointingSegment(segment)
                 .mixedPrecision(compute).basePrecision(base).build(), config, List.of(latent));
         System.out.print("# " + plan.format().replace("\n", "\n# "));
         System.out.println();
@@ -142,7 +149,8 @@ public final class RealSizeStepBench {
                 if (step) {
                     CogVideoXObjective objective = CogVideoXObjective.of(
                             new CogVideoXDdimScheduler(SchedulerConfig.released(SchedulerConfig.DDIM_CLASS, 1.0)));
-                    loss = objective.lossAndBackward(model, TrainingInput.of(x0, text, t, noise)).getDouble();
+                    loss = objective.lossAndBackward(model, TrainingInput.of(x0, text, t, noise), segment)
+                            .getDouble();
                 } else {
                     List<NDArray> checkpoints = new ArrayList<>();
                     try (KernelPack pack = KernelPack.load()) {
@@ -173,7 +181,8 @@ public final class RealSizeStepBench {
                     + " | peak RSS GiB | planned peak GiB | plan / measured | s |");
             System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             System.out.printf(Locale.ROOT, "| %s | %d | %,d | %d | %s | %s | %s | %.3f | %.3f | %.3f | %+.1f%% | %.0f"
-                            + " |%n", variant, layers, tokens, rank, base, compute, step ? "step" : "forward",
+                            + " |%n", variant, layers, tokens, rank, base, compute,
+                    step ? (segment == 1 ? "step" : "step, segment " + segment) : "forward",
                     builtKb / GIB, measured, planned, 100 * (planned / measured - 1), seconds);
         }
     }

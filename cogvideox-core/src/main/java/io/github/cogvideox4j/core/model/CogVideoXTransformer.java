@@ -721,22 +721,49 @@ public final class CogVideoXTransformer implements AutoCloseable {
     }
 
     /**
-     * Forward and backward with activation checkpointing per block: the blocks run once without recording, keeping
-     * only each block's inputs, then backward recomputes them one at a time in reverse, each under its own
-     * {@code GradientCollector} (DJL allows one at a time). Gradients accumulate into every parameter that requires
-     * them, and into the inputs that require them, exactly as a plain forward + backward of
-     * {@code lossOfSample(forward(in))} would leave them; memory holds one block's activations plus the blocks'
-     * inputs ({@code [B, N + L, D]} each) instead of every block's activations.
+     * Forward and backward with activation checkpointing per block: {@link #forwardBackwardWithRecompute(
+     * TransformerInput, Function, int)} with a segment of one block (the Diffusers way: every block's input is kept).
+     *
+     * @param in the inputs (validated as for {@link #forward})
+     * @param lossOfSample maps the sample {@code [B, F, C_out, H, W]} to a scalar loss in the sample's manager
+     * @return the loss, detached, in the manager of {@code in.hiddenStates()}
+     * @throws IllegalStateException if called while a gradient collector is recording on this thread
+     */
+    public NDArray forwardBackwardWithRecompute(TransformerInput in, Function<NDArray, NDArray> lossOfSample) {
+        return forwardBackwardWithRecompute(in, lossOfSample, 1);
+    }
+
+    /**
+     * Forward and backward with activation checkpointing in segments of blocks: the blocks run once without
+     * recording, keeping only the input of the first block of each segment (blocks 0, k, 2k, ... for a segment of
+     * {@code k}), then backward goes through the segments in reverse. For each segment it first recomputes, without
+     * recording, the inputs of the segment's other blocks from the segment's checkpoint; then it recomputes the blocks
+     * one at a time in reverse, each under its own {@code GradientCollector} (DJL allows one at a time). Gradients
+     * accumulate into every parameter that requires them, and into the inputs that require them, exactly as a plain
+     * forward + backward of {@code lossOfSample(forward(in))} would leave them.
+     *
+     * <p>Memory holds one block's activations plus {@code ceil(n / k)} checkpoints and at most {@code k - 1} inputs
+     * of the segment being gone back through ({@code [B, N + L, D]} each), instead of every block's activations; the
+     * price is {@code n - ceil(n / k)} more block forwards per step. A segment of one block keeps every block's input
+     * and recomputes nothing twice; about {@code sqrt(n)} keeps the fewest inputs (Chen et al., "Training Deep Nets
+     * with Sublinear Memory Cost", 2016). In FLOAT32 compute the result does not depend on the segment, bit for bit.
+     * In BF16 compute the checkpoints are bf16 copies, and the inputs recomputed inside a segment come from the
+     * widened checkpoint: each block's recompute then starts from one rounding of its input, as with a segment of
+     * one, plus the checkpoint's rounding carried through the blocks before it in its segment.
      *
      * <p>Call it outside any {@code GradientCollector}: it opens its own.
      *
      * @param in the inputs (validated as for {@link #forward})
      * @param lossOfSample maps the sample {@code [B, F, C_out, H, W]} to a scalar loss in the sample's manager (it runs
      *     under a collector; ops on the sample are recorded)
+     * @param segment blocks per checkpoint, at least 1 (a segment longer than the model is one segment)
      * @return the loss, detached, in the manager of {@code in.hiddenStates()}
+     * @throws IllegalArgumentException if {@code segment < 1}
      * @throws IllegalStateException if called while a gradient collector is recording on this thread
      */
-    public NDArray forwardBackwardWithRecompute(TransformerInput in, Function<NDArray, NDArray> lossOfSample) {
+    public NDArray forwardBackwardWithRecompute(TransformerInput in, Function<NDArray, NDArray> lossOfSample,
+            int segment) {
+        com.google.common.base.Preconditions.checkArgument(segment >= 1, "segment: blocks per checkpoint must be >= 1, got %s", segment);
         if (JniUtils.isGradMode()) {
             throw new IllegalStateException("forwardBackwardWithRecompute opens its own GradientCollector per block: "
                     + "call it outside a GradientCollector (grad mode is on in this thread)");
@@ -750,19 +777,20 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     try (GradientCollector gc = engine.newGradientCollector()) {
                         stem = stem(in, shape, scope, ForwardProbe.NONE);
                     }
-                    // 2. Blocks without recording, keeping each block's inputs (bf16 copies in bf16 compute)
+                    // 2. Blocks without recording, keeping the input of each segment's first block (bf16 copies in
+                    //    bf16 compute); the other entries stay null until their segment's backward
                     boolean bf16 = kernels.precision() == ComputePrecision.BF16;
                     boolean stemBackward = stemNeedsBackward(in);
                     NDArray emb = stem.emb().stopGradient();                               // [B, T]
                     NDArray v = stem.video().stopGradient();                               // [B, N, D]
                     NDArray c = stem.text().stopGradient();                                // [B, L, D]
+                    Stem conditioning = new Stem(emb, null, null, stem.cos(), stem.sin());
                     List<NDList> blockInputs = new ArrayList<>();
-                    for (CogVideoXBlock block : transformerBlocks) {
-                        blockInputs.add(bf16 ? new NDList(kernels.pack().toBf16(v), kernels.pack().toBf16(c))
-                                : new NDList(v, c));
-                        NDList out = runBlock(block, scope, v, c, new Stem(emb, c, v, stem.cos(), stem.sin()),
-                                ForwardProbe.NONE);
-                        if (bf16) {
+                    for (int i = 0; i < transformerBlocks.size(); i++) {
+                        boolean checkpoint = i % segment == 0;
+                        blockInputs.add(checkpoint ? keepInput(v, c, bf16) : null);
+                        NDList out = runBlock(transformerBlocks.get(i), scope, v, c, conditioning, ForwardProbe.NONE);
+                        if (bf16 || !checkpoint) {
                             v.close();
                             c.close();
                         }
@@ -803,6 +831,9 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     //    that requires a gradient only when the stem goes back: otherwise autograd saves nothing
                     //    for one (the LayerNorm outputs the modulations multiply, the outputs the gates multiply).
                     for (int i = transformerBlocks.size() - 1; i >= 0; i--) {
+                        if (blockInputs.get(i) == null) {
+                            recomputeSegmentInputs(blockInputs, i - i % segment, i, scope, conditioning, bf16);
+                        }
                         NDList upstream;
                         try (NDManager blockScope = scope.newSubManager()) {
                             NDList kept = blockInputs.set(i, null);
@@ -850,6 +881,39 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     }
                     return new NDList(loss);
                 }, in.hiddenStates(), in.encoderHiddenStates(), in.timestep(), in.ofs()).singletonOrThrow();
+    }
+
+    /** A block's input as {@link #forwardBackwardWithRecompute} keeps it: bf16 copies in bf16 compute, else itself. */
+    private NDList keepInput(NDArray v, NDArray c, boolean bf16) {
+        return bf16 ? new NDList(kernels.pack().toBf16(v), kernels.pack().toBf16(c)) : new NDList(v, c);
+    }
+
+    /**
+     * Fills {@code blockInputs[start + 1 .. last]} by running blocks {@code start .. last - 1} without recording
+     * from the checkpoint {@code blockInputs[start]}. In bf16 compute the chain runs on float32 values (the widened
+     * checkpoint, then each block's float32 output) and keeps bf16 copies, so the only rounding carried along it is
+     * the checkpoint's.
+     */
+    private void recomputeSegmentInputs(List<NDList> blockInputs, int start, int last, NDManager scope,
+            Stem conditioning, boolean bf16) {
+        NDList from = blockInputs.get(start);
+        NDArray v = bf16 ? kernels.pack().toFloat32(from.get(0)) : from.get(0);                 // [B, N, D]
+        NDArray c = bf16 ? kernels.pack().toFloat32(from.get(1)) : from.get(1);                 // [B, L, D]
+        for (int j = start; j < last; j++) {
+            NDList out = runBlock(transformerBlocks.get(j), scope, v, c, conditioning, ForwardProbe.NONE);
+            if (bf16) {
+                // the checkpoint's widening, or the float32 output whose bf16 copy the previous step kept
+                v.close();
+                c.close();
+            }
+            v = out.get(0);
+            c = out.get(1);
+            blockInputs.set(j + 1, keepInput(v, c, bf16));
+        }
+        if (bf16) {
+            v.close();
+            c.close();
+        }
     }
 
     /**

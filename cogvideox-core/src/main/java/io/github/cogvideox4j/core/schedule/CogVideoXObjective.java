@@ -122,11 +122,31 @@ public final class CogVideoXObjective {
      * @throws SchedulerException see {@link #loss}
      */
     public NDArray lossAndBackward(CogVideoXTransformer model, TrainingInput input) {
+        return lossAndBackward(model, input, 1);
+    }
+
+    /**
+     * {@link #lossAndBackward(CogVideoXTransformer, TrainingInput)} with one checkpoint per {@code segment} blocks
+     * ({@link CogVideoXTransformer#forwardBackwardWithRecompute(
+     * TransformerInput, java.util.function.Function, int)}): fewer block inputs kept,
+     * at the price of recomputing the blocks between them once more.
+     *
+     * @param model the transformer
+     * @param input the inputs, every random draw explicit
+     * @param segment blocks per checkpoint, at least 1
+     * @return the 0-dim FLOAT64 loss, detached, in the manager of {@code input.latents()}
+     * @throws SchedulerException see {@link #loss}
+     * @throws IllegalArgumentException if {@code segment < 1}
+     */
+    public NDArray lossAndBackward(CogVideoXTransformer model, TrainingInput input, int segment) {
+        Preconditions.checkArgument(segment >= 1,
+                "segment: blocks per checkpoint must be >= 1, got %s", segment);
         Checked c = check(model, input);
         return Scopes.single(c.latents().getManager(), s -> {
             Prepared p = prepare(s, model, input, c);
             return model.forwardBackwardWithRecompute(p.modelInput(), out -> lossOf(out.getManager(),
-                    out.getDataType() == DataType.FLOAT32 ? out : out.toType(DataType.FLOAT32, false), p, c).get(0));
+                    out.getDataType() == DataType.FLOAT32 ? out : out.toType(DataType.FLOAT32, false), p, c).get(0),
+                    segment);
         }, c.latents(), input.noise(), input.imageLatents());
     }
 

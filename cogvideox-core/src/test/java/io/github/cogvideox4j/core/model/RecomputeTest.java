@@ -6,9 +6,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.cogvideox4j.core.EngineArrays;
+import io.github.cogvideox4j.core.config.CogVideoXConfig;
+import io.github.cogvideox4j.core.config.CogVideoXVariant;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.TensorSource;
 import io.github.cogvideox4j.core.testing.Golden;
@@ -19,12 +25,18 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** Activation checkpointing per block: the same gradients as a plain forward + backward. */
+/**
+ * Activation checkpointing per block and per segment of blocks: the same gradients as a plain forward + backward, and
+ * in FLOAT32 the same bit for bit whatever the segment.
+ */
 class RecomputeTest {
     static Stream<String> cases() {
         return GoldenInputs.transformerCases();
@@ -207,6 +219,163 @@ class RecomputeTest {
             assertThat(heldDuringRecompute).hasSize(2);
             assertThat(heldDuringRecompute.get(1)).isLessThan(heldDuringRecompute.get(0));
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void aTwoBlockSegmentGivesTheLossAndGradientsOfOneBlockSegmentsBitForBit(String name) throws Exception {
+        // the golden models have two blocks: only block 0's input is kept, block 1's is recomputed from it
+        Path dir = Golden.path("transformer", name);
+        try (NDManager manager = NDManager.newBaseManager();
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"))) {
+            NDArray gradG = in.read("grad_G", manager);
+            Map<Integer, Map<String, float[]>> bySegment = new HashMap<>();
+            for (int segment : new int[] {1, 2}) {
+                try (CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager)) {
+                    model.setRequiresGradient(true);
+                    TransformerInput input = input(in, manager);
+                    bySegment.put(segment, stepGradients(model, input, s -> s.mul(gradG).sum(), segment));
+                }
+            }
+            assertSameBitForBit(bySegment.get(2), bySegment.get(1));
+        }
+    }
+
+    @ParameterizedTest(name = "segment {0}")
+    @ValueSource(ints = {2, 3, 5, 8})
+    void segmentsOfAnyLengthGiveTheLossAndGradientsOfOneBlockSegmentsBitForBit(int segment) {
+        // five blocks: segments of 2 and 3 end with a shorter one, 5 is one segment, 8 is longer than the model
+        CogVideoXConfig config = withLayers(CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B), 5);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Map<String, float[]> reference = stepOnRandomWeights(config, manager, 1);
+            assertSameBitForBit(stepOnRandomWeights(config, manager, segment), reference);
+        }
+    }
+
+    @Test
+    void aSegmentHoldsFewerBlockInputsDuringTheBackward() {
+        // five blocks, segment 2: checkpoints 0, 2, 4, and at most one recomputed input inside a segment; at the
+        // first recorded recompute (block 4) the step holds the inputs of blocks 0 and 2 instead of 0 to 3, two
+        // [B, N, D] + [B, L, D] pairs fewer (MemoryPlan.heldBlockInputs: 3 instead of 5, the one consumed included)
+        CogVideoXConfig config = withLayers(CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B), 5);
+        Map<Integer, Integer> mostHeld = new HashMap<>();
+        for (int segment : new int[] {1, 2}) {
+            try (NDManager manager = NDManager.newBaseManager();
+                    CogVideoXTransformer model = CogVideoXTransformer.random(config, manager, 3);
+                    NDManager caller = manager.newSubManager()) {
+                model.setRequiresGradient(false);
+                List<Integer> held = new ArrayList<>();
+                for (int i = 0; i < config.numLayers(); i++) {
+                    Linear out = model.namedLinears().get("transformer_blocks." + i + ".attn1.to_out.0");
+                    NDArray a = manager.zeros(new Shape(out.inFeatures(), out.outFeatures()));
+                    a.setRequiresGradient(true);
+                    out.addAdapter(h -> {
+                        if (JniUtils.isGradMode()) {
+                            held.add(managedArrays(stepScope(h.getManager(), caller)));
+                        }
+                        return h.matMul(a);
+                    });
+                }
+                model.forwardBackwardWithRecompute(randomInput(config, caller, false), NDArray::sum, segment);
+                assertThat(held).as("one recorded recompute per block").hasSize(config.numLayers());
+                mostHeld.put(segment, held.stream().max(Integer::compare).orElseThrow());
+            }
+        }
+        assertThat(mostHeld.get(1) - mostHeld.get(2)).as("arrays held at most, segment 1 minus segment 2")
+                .isEqualTo(2 * 2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(ComputePrecision.class)
+    void aSegmentedStepReturnsOnlyTheLossAndFreesEveryTemporary(ComputePrecision precision) {
+        CogVideoXConfig config = withLayers(CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B), 5);
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.random(config, manager, 3);
+                NDManager caller = manager.newSubManager()) {
+            model.setComputePrecision(precision);
+            model.setRequiresGradient(true);
+            TransformerInput input = randomInput(config, caller, true);
+            int outsideCaller = managedArrays(manager) - managedArrays(caller);
+            int before = managedArrays(caller);
+            NDArray loss = model.forwardBackwardWithRecompute(input, NDArray::sum, 3);
+            assertThat(caller.getManagedArrays()).hasSize(before + 1).contains(loss);
+            assertThat(managedArrays(manager) - managedArrays(caller)).as("arrays left in the model's manager")
+                    .isEqualTo(outsideCaller);
+        }
+    }
+
+    @Test
+    void refusesASegmentOfLessThanOneBlock() throws Exception {
+        Path dir = Golden.path("transformer", "b_cogvideox_5b_rope");
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager);
+                TensorSource in = SafetensorsReader.open(dir.resolve("inputs.safetensors"))) {
+            TransformerInput input = input(in, manager);
+            assertThatThrownBy(() -> model.forwardBackwardWithRecompute(input, NDArray::sum, 0))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("blocks per checkpoint must be >= 1, got 0");
+        }
+    }
+
+    /** A full fine-tune step (every parameter and both inputs require gradients) on seeded random weights. */
+    private static Map<String, float[]> stepOnRandomWeights(CogVideoXConfig config, NDManager manager, int segment) {
+        try (NDManager m = manager.newSubManager();
+                CogVideoXTransformer model = CogVideoXTransformer.random(config, m, 3)) {
+            model.setRequiresGradient(true);
+            return stepGradients(model, randomInput(config, m, true), s -> s.square().mean(), segment);
+        }
+    }
+
+    /** Loss (under "loss") and every gradient of one recomputed step, as Java arrays. */
+    private static Map<String, float[]> stepGradients(CogVideoXTransformer model, TransformerInput input,
+            Function<NDArray, NDArray> lossOfSample, int segment) {
+        NDArray loss = model.forwardBackwardWithRecompute(input, lossOfSample, segment);
+        Map<String, float[]> values = new HashMap<>();
+        values.put("loss", loss.toType(DataType.FLOAT32, false).toFloatArray());
+        model.namedParameters().forEach((k, p) -> values.put(k, p.getGradient().toFloatArray()));
+        if (input.hiddenStates().hasGradient()) {
+            values.put("inputs.hidden_states", input.hiddenStates().getGradient().toFloatArray());
+            values.put("inputs.encoder_hidden_states", input.encoderHiddenStates().getGradient().toFloatArray());
+        }
+        return values;
+    }
+
+    private static void assertSameBitForBit(Map<String, float[]> actual, Map<String, float[]> expected) {
+        assertThat(actual.keySet()).containsExactlyInAnyOrderElementsOf(expected.keySet());
+        for (String key : expected.keySet()) {
+            assertThat(actual.get(key)).as(key).containsExactly(expected.get(key));
+        }
+    }
+
+    /** Random latents, text and timestep for a config's sample size, batch 1. */
+    private static TransformerInput randomInput(CogVideoXConfig config, NDManager m, boolean requireGradients) {
+        Engine.getInstance().setRandomSeed(7);
+        NDArray x = m.randomNormal(new Shape(1, config.sampleLatentFrames(), config.inChannels(),
+                config.sampleHeight(), config.sampleWidth()));
+        NDArray text = m.randomNormal(new Shape(1, config.maxTextSeqLength(), config.textEmbedDim()));
+        x.setRequiresGradient(requireGradients);
+        text.setRequiresGradient(requireGradients);
+        return TransformerInput.of(x, text, EngineArrays.create(m, new long[] {700}, new Shape(1)));
+    }
+
+    private static CogVideoXConfig withLayers(CogVideoXConfig config, int layers) {
+        try {
+            ObjectMapper mapper = new ObjectMapper();
+            ObjectNode json = (ObjectNode) mapper.readTree(config.toJson());
+            json.put("num_layers", layers);
+            return CogVideoXConfig.parse(mapper.writeValueAsString(json));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The child of {@code caller} that holds {@code inner} (the step's own scope). */
+    private static NDManager stepScope(NDManager inner, NDManager caller) {
+        NDManager scope = inner;
+        while (scope.getParentManager() != caller) {
+            scope = scope.getParentManager();
+        }
+        return scope;
     }
 
     private static int managedArrays(NDManager m) {

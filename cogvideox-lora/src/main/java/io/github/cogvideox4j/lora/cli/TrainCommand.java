@@ -214,7 +214,9 @@ final class TrainCommand implements Callable<Integer> {
                                 .epsilon(cfg.epsilon()).weightDecay(cfg.weightDecay()).build())
                         .schedule(cfg.schedule()).maxGradNorm(cfg.maxGradNorm()).seed(cfg.seed())
                         .nonFinite(cfg.nonFinite())
-                        .gradientCheckpointing(cfg.gradientCheckpointing()).ofs(cfg.ofs()).rope(cfg.rope())
+                        .gradientCheckpointing(cfg.gradientCheckpointing())
+                        .gradientCheckpointingSegment(cfg.gradientCheckpointingSegment())
+                        .ofs(cfg.ofs()).rope(cfg.rope())
                         .imageLatentDropout(cfg.imageLatentDropout()).captionDropout(cfg.captionDropout())
                         .sincosAtUntrainedSize(cfg.sincosAtUntrainedSize());
                 if (coordinator) {

@@ -96,6 +96,7 @@ public final class FineTuner implements AutoCloseable {
     private final long seed;
     private final NonFinitePolicy nonFinitePolicy;
     private final boolean gradientCheckpointing;
+    private final int gradientCheckpointingSegment;
     private final Float ofs;
     private final RopeRule ropeRule;
     private final double imageLatentDropout;
@@ -120,6 +121,7 @@ public final class FineTuner implements AutoCloseable {
         this.seed = b.seed;
         this.nonFinitePolicy = b.nonFinitePolicy;
         this.gradientCheckpointing = b.gradientCheckpointing;
+        this.gradientCheckpointingSegment = b.gradientCheckpointingSegment;
         this.ropeRule = b.ropeRule;
         this.imageLatentDropout = b.imageLatentDropout;
         this.captionDropout = b.captionDropout;
@@ -282,7 +284,7 @@ public final class FineTuner implements AutoCloseable {
             try (NDManager scope = manager.newSubManager()) {
                 NDArray loss;
                 if (gradientCheckpointing) {
-                    loss = objective.lossAndBackward(model, in);
+                    loss = objective.lossAndBackward(model, in, gradientCheckpointingSegment);
                 } else {
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                         loss = objective.loss(model, in);
@@ -513,6 +515,7 @@ public final class FineTuner implements AutoCloseable {
         private long seed = 42;
         private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.SKIP;
         private boolean gradientCheckpointing;
+        private int gradientCheckpointingSegment = 1;
         private double ofs = 2.0;
         private RopeRule ropeRule = RopeRule.PIPELINE;
         private double imageLatentDropout = 0.05;
@@ -589,6 +592,24 @@ public final class FineTuner implements AutoCloseable {
          */
         public Builder gradientCheckpointing(boolean enabled) {
             this.gradientCheckpointing = enabled;
+            return this;
+        }
+
+        /**
+         * Blocks per checkpoint under gradient checkpointing (default 1: every block's input is kept, the Diffusers
+         * way). A segment of {@code k} keeps the inputs of blocks 0, k, 2k, ... and recomputes the others from them
+         * in backward: fewer kept inputs for {@code n - ceil(n / k)} more block forwards per step (see
+         * {@link CogVideoXTransformer#forwardBackwardWithRecompute(
+         * io.github.cogvideox4j.core.model.TransformerInput, java.util.function.Function, int)}).
+         *
+         * @param blocks blocks per checkpoint, at least 1; more than 1 needs {@link #gradientCheckpointing(boolean)}
+         * @return this builder
+         * @throws IllegalArgumentException if {@code blocks < 1}
+         */
+        public Builder gradientCheckpointingSegment(int blocks) {
+            Preconditions.checkArgument(blocks >= 1, "gradient checkpointing segment must be >= 1 block, got %s",
+                    blocks);
+            this.gradientCheckpointingSegment = blocks;
             return this;
         }
 
@@ -681,8 +702,14 @@ public final class FineTuner implements AutoCloseable {
             return this;
         }
 
-        /** @return the fine-tuner */
+        /**
+         * @return the fine-tuner
+         * @throws IllegalArgumentException if a checkpointing segment above one block is set without checkpointing
+         */
         public FineTuner build() {
+            Preconditions.checkArgument(gradientCheckpointing || gradientCheckpointingSegment == 1,
+                    "a gradient checkpointing segment of %s blocks needs gradientCheckpointing(true)",
+                    gradientCheckpointingSegment);
             return new FineTuner(this);
         }
     }

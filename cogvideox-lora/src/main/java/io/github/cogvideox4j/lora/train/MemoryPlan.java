@@ -31,9 +31,10 @@ import java.util.regex.Pattern;
  *       {@code base_precision} (4, 2 or 1 byte per element, int8 with one fp32 scale per row), everything else fp32.
  *   <li>{@link Component#TRAINABLE_STATE}: LoRA A and B (fp32) plus, per trainable value, its gradient and the two
  *       AdamW moments (fp32); for a full fine-tune the gradients and moments of every parameter.
- *   <li>{@link Component#BLOCK_CHECKPOINTS}: with gradient checkpointing, each block's input hidden states (bf16 under
- *       {@code mixed_precision: bf16}) plus the upstream gradients and the recompute's input copies; without, every
- *       block's saved tensors and weight copies.
+ *   <li>{@link Component#BLOCK_CHECKPOINTS}: with gradient checkpointing, the block inputs held when the first
+ *       block's backward of the last segment starts ({@link #heldBlockInputs}: every block's for a segment of 1), bf16
+ *       under {@code mixed_precision: bf16}, plus the upstream gradients and the recompute's input copies; without,
+ *       every block's saved tensors and weight copies.
  *   <li>{@link Component#STEM_AND_HEAD}: the patch embedding's and the output head's activations.
  *   <li>{@link Component#BLOCK_WORKING_SET}: with checkpointing, the recomputed block's saved tensors and weight copies
  *       plus the backward's transient gradients; without, nothing beyond the checkpoints line.
@@ -203,7 +204,8 @@ public final class MemoryPlan {
         // A Linear whose weight is not already in the GEMM's dtype saves the cast (or dequantised) copy it multiplied
         long weightCopies = blockLinearElements * weightCopyBytes(base, bf16Compute);
         long checkpoints = cfg.gradientCheckpointing()
-                ? tokenValues * d * (layers * (bf16Compute ? BF16 : FP32) + CHECKPOINT_EXTRA_D * FP32)
+                ? tokenValues * d * (heldBlockInputs(layers, cfg.gradientCheckpointingSegment())
+                        * (bf16Compute ? BF16 : FP32) + CHECKPOINT_EXTRA_D * FP32)
                 : layers * (savedPerBlock + weightCopies);
         long working = cfg.gradientCheckpointing()
                 ? savedPerBlock + weightCopies + tokenValues * BACKWARD_F * f * ffBytes
@@ -221,6 +223,42 @@ public final class MemoryPlan {
         m.put(Component.ATTENTION, attention);
         m.put(Component.RUNTIME_OVERHEAD, RUNTIME_OVERHEAD_BYTES);
         return new MemoryPlan(m, largest, s);
+    }
+
+    /**
+     * The most block inputs a checkpointed step holds at once with one checkpoint per {@code segment} blocks: during
+     * the backward of segment j (blocks {@code [jk, jk + len_j)}), the checkpoints of segments 0..j plus the
+     * {@code len_j - 1} inputs recomputed inside segment j, that is {@code j + len_j}; the maximum is at the last
+     * segment or the one before it. {@code n} for a segment of 1, about {@code 2 sqrt(n)} at best.
+     *
+     * @param layers the number of blocks, at least 1
+     * @param segment blocks per checkpoint, at least 1 (one longer than the model counts as the model's length)
+     * @return the number of {@code [B, N + L, D]} block inputs held at the peak
+     * @throws IllegalArgumentException if either is below 1
+     */
+    public static int heldBlockInputs(int layers, int segment) {
+        checkArgument(layers >= 1 && segment >= 1, "layers and segment must be >= 1, got %s and %s", layers, segment);
+        int k = Math.min(segment, layers);
+        int segments = (layers + k - 1) / k;
+        int lastLength = layers - (segments - 1) * k;
+        return segments - 1 + Math.max(lastLength, k - 1);
+    }
+
+    /**
+     * The segment that holds the fewest block inputs ({@link #heldBlockInputs}); of equals, the shortest, which
+     * recomputes the fewest blocks.
+     *
+     * @param layers the number of blocks, at least 1
+     * @return blocks per checkpoint
+     */
+    public static int fewestInputsSegment(int layers) {
+        int best = 1;
+        for (int k = 2; k <= layers; k++) {
+            if (heldBlockInputs(layers, k) < heldBlockInputs(layers, best)) {
+                best = k;
+            }
+        }
+        return best;
     }
 
     /**
@@ -326,7 +364,8 @@ public final class MemoryPlan {
     public record Suggestion(String change, MemoryPlan plan) {}
 
     /**
-     * Plans the run with each single switch applied (checkpointing on, bf16, an int8 base for a LoRA, the largest LoRA
+     * Plans the run with each single switch applied (checkpointing on, the shortest checkpointing segment that fits
+     * when checkpointing alone does not, bf16, an int8 base for a LoRA, the largest LoRA
      * rank below the current one that fits, batch size 1, dropping the largest buckets, all switches together) and
      * keeps those that fit.
      *
@@ -344,6 +383,20 @@ public final class MemoryPlan {
             TrainingConfig c = cfg.toBuilder().gradientCheckpointing(true).build();
             add(fits, "gradient_checkpointing: true", of(c, model, latentBuckets), budgetBytes);
             all = all.toBuilder().gradientCheckpointing(true).build();
+        }
+        int fewest = fewestInputsSegment(model.numLayers());
+        if (fits.isEmpty() && cfg.gradientCheckpointingSegment() < fewest) {
+            // the shortest segment that fits: each block more per segment costs recompute
+            for (int k = cfg.gradientCheckpointingSegment() + 1; k <= fewest; k++) {
+                TrainingConfig c = cfg.toBuilder().gradientCheckpointing(true).gradientCheckpointingSegment(k).build();
+                MemoryPlan p = of(c, model, latentBuckets);
+                if (p.peakBytes() <= budgetBytes) {
+                    fits.add(new Suggestion((cfg.gradientCheckpointing() ? "" : "gradient_checkpointing: true, ")
+                            + "gradient_checkpointing_segment: " + k, p));
+                    break;
+                }
+            }
+            all = all.toBuilder().gradientCheckpointing(true).gradientCheckpointingSegment(fewest).build();
         }
         if (cfg.mixedPrecision() != ComputePrecision.BF16 && !cfg.fullFinetune()) {
             TrainingConfig c = cfg.toBuilder().mixedPrecision(ComputePrecision.BF16).build();
@@ -381,7 +434,8 @@ public final class MemoryPlan {
             }
         }
         if (all != cfg && fits.isEmpty()) {
-            add(fits, "all of: gradient_checkpointing: true, mixed_precision: bf16 (LoRA), batch_size: 1",
+            add(fits, "all of: gradient_checkpointing: true, gradient_checkpointing_segment: "
+                    + all.gradientCheckpointingSegment() + ", mixed_precision: bf16 (LoRA), batch_size: 1",
                     of(all, model, latentBuckets), budgetBytes);
         }
         return fits;
@@ -425,7 +479,8 @@ public final class MemoryPlan {
                 cfg.memoryBudgetGb()));
         sb.append(plan.format());
         if (fits.isEmpty()) {
-            sb.append("no single switch (gradient_checkpointing, mixed_precision, lora.rank, batch_size, buckets) "
+            sb.append("no single switch (gradient_checkpointing, gradient_checkpointing_segment, mixed_precision, "
+                    + "lora.rank, batch_size, buckets) "
                     + "makes it fit");
         } else {
             sb.append("switches that fit the budget:");

@@ -67,6 +67,7 @@ import java.util.regex.PatternSyntaxException;
  *   fps: 8
  * non_finite: skip                      # or stop
  * gradient_checkpointing: false
+ * gradient_checkpointing_segment: 1     # blocks per checkpoint; 5 keeps the fewest of 42 blocks' inputs
  * mixed_precision: fp32                 # or bf16
  * base_precision: int8                 # frozen base weights (LoRA): fp32, bf16 or int8; default see below
  * rope: pipeline                        # or diffusers_480x720
@@ -82,9 +83,9 @@ import java.util.regex.PatternSyntaxException;
  * <p>Only {@code model}, {@code data} and {@code output_dir} are required. Defaults of the other keys (the reference
  * trainers' where they agree): steps 1000, batch size 1, accumulation 1, learning rate 1e-4, betas (0.9, 0.95),
  * epsilon 1e-8, weight decay 1e-4, schedule {@code constant} without warm-up (1 cycle), max grad norm 1.0, seed 42,
- * checkpoint every 500 steps keeping 3, no validation, {@code non_finite: skip}, no gradient checkpointing,
- * {@code fp32}, {@code rope: pipeline}, no id token, caption dropout 0, image-latent dropout 0.05, OFS 2.0, no sincos
- * opt-in, a distributed timeout of 1800 s, and {@code base_precision} {@code bf16} for a LoRA on a model path with
+ * checkpoint every 500 steps keeping 3, no validation, {@code non_finite: skip}, no gradient checkpointing (a
+ * segment of 1 block when on), {@code fp32}, {@code rope: pipeline}, no id token, caption dropout 0, image-latent
+ * dropout 0.05, OFS 2.0, no sincos opt-in, a distributed timeout of 1800 s, and {@code base_precision} {@code bf16} for a LoRA on a model path with
  * {@code mixed_precision: bf16}, else {@code fp32}. Without {@code lora} and
  * {@code full_finetune}, a LoRA of rank 64, alpha 64 on the default targets is trained; inside {@code lora}, a
  * missing {@code alpha} equals the rank. Relative paths are kept as written (resolved against the working
@@ -260,6 +261,7 @@ public final class TrainingConfig {
         private long validationEvery;
         private FineTuner.NonFinitePolicy nonFinite = FineTuner.NonFinitePolicy.SKIP;
         private boolean gradientCheckpointing;
+        private int gradientCheckpointingSegment = 1;
         private ComputePrecision mixedPrecision = ComputePrecision.FP32;
         private BasePrecision basePrecision;
         private FineTuner.RopeRule rope = FineTuner.RopeRule.PIPELINE;
@@ -451,6 +453,15 @@ public final class TrainingConfig {
          */
         public Builder gradientCheckpointing(boolean value) {
             this.gradientCheckpointing = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code gradient_checkpointing_segment}
+         * @return this builder
+         */
+        public Builder gradientCheckpointingSegment(int value) {
+            this.gradientCheckpointingSegment = value;
             return this;
         }
 
@@ -778,6 +789,18 @@ public final class TrainingConfig {
         return v.gradientCheckpointing;
     }
 
+    /**
+     * @return {@code gradient_checkpointing_segment}: blocks per checkpoint under gradient checkpointing (default 1,
+     *     every block's input kept). A segment of k keeps the inputs of blocks 0, k, 2k, ... and recomputes the
+     *     blocks between them once more in backward: at most {@link MemoryPlan#heldBlockInputs} block inputs are
+     *     held instead of n (42 blocks: 22 at k = 2, 12 at k = 5), for {@code n - ceil(n / k)} more block forwards
+     *     per step (21 and 33; a block's forward is about a quarter of its step, so about 12% and 20% more time).
+     *     In fp32 the result does not depend on it, bit for bit
+     */
+    public int gradientCheckpointingSegment() {
+        return v.gradientCheckpointingSegment;
+    }
+
     /** @return {@code mixed_precision}: the compute precision ({@code fp32} or {@code bf16}) */
     public ComputePrecision mixedPrecision() {
         return v.mixedPrecision;
@@ -1010,6 +1033,13 @@ public final class TrainingConfig {
             p.add("validation_every: must be >= 0 (0: never), got " + validationEvery());
         }
         required(p, "non_finite", nonFinite());
+        if (gradientCheckpointingSegment() < 1) {
+            p.add("gradient_checkpointing_segment: must be >= 1 (blocks per checkpoint), got "
+                    + gradientCheckpointingSegment());
+        } else if (gradientCheckpointingSegment() > 1 && !gradientCheckpointing()) {
+            p.add("gradient_checkpointing_segment: " + gradientCheckpointingSegment() + " needs "
+                    + "gradient_checkpointing: true");
+        }
         required(p, "mixed_precision", mixedPrecision());
         if (fullFinetune() && basePrecision() != BasePrecision.FP32) {
             p.add("base_precision: " + basePrecision().name().toLowerCase(Locale.ROOT) + " holds the frozen base "
@@ -1200,7 +1230,7 @@ public final class TrainingConfig {
     private static final List<String> ROOT_KEYS = List.of("model", "data", "output_dir", "lora", "full_finetune",
             "steps", "batch_size", "gradient_accumulation", "learning_rate", "betas", "epsilon", "weight_decay",
             "lr_schedule", "max_grad_norm", "seed", "checkpoint_every", "keep_last", "validation_every",
-            "non_finite", "gradient_checkpointing", "mixed_precision", "base_precision", "rope", "id_token",
+            "non_finite", "gradient_checkpointing", "gradient_checkpointing_segment", "mixed_precision", "base_precision", "rope", "id_token",
             "caption_dropout", "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "validation",
             "memory_budget_gb");
     private static final Pattern BUCKET =
@@ -1315,6 +1345,7 @@ public final class TrainingConfig {
         r.put("validation_every", validationEvery());
         putEnum(r, "non_finite", nonFinite());
         r.put("gradient_checkpointing", gradientCheckpointing());
+        r.put("gradient_checkpointing_segment", gradientCheckpointingSegment());
         putEnum(r, "mixed_precision", mixedPrecision());
         putEnum(r, "base_precision", v.basePrecision);
         putEnum(r, "rope", rope());
@@ -1448,6 +1479,7 @@ public final class TrainingConfig {
         set(t.integer(root, "validation_every", ""), b::validationEvery);
         set(t.enumValue(root, "non_finite", "", FineTuner.NonFinitePolicy.class), b::nonFinite);
         set(t.bool(root, "gradient_checkpointing", ""), b::gradientCheckpointing);
+        set(t.int32(root, "gradient_checkpointing_segment", ""), b::gradientCheckpointingSegment);
         set(t.enumValue(root, "mixed_precision", "", ComputePrecision.class), b::mixedPrecision);
         set(t.enumValue(root, "base_precision", "", BasePrecision.class), b::basePrecision);
         set(t.enumValue(root, "rope", "", FineTuner.RopeRule.class), b::rope);

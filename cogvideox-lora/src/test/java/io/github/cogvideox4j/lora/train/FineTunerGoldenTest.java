@@ -1,6 +1,7 @@
 package io.github.cogvideox4j.lora.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -17,6 +18,7 @@ import io.github.cogvideox4j.lora.LoraConfig;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.slf4j.Logger;
@@ -26,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * Whole training steps through {@link FineTuner#step(List, String, List)} against golden/train: for every recorded
  * step, from the recorded draws (latents, noise, timesteps, image latents, RoPE table, OFS), the loss and the pre-clip
  * gradient norm (rtol 1e-4), the parameters (atol 1e-6; full case norm_k.bias 4e-3) and the AdamW moments after the
- * step; with and without activation checkpointing; and the full case with the ZeRO-1 sharded optimizer state on one
+ * step; without activation checkpointing, with it per block and with one checkpoint for both blocks (a segment of
+ * two, which recomputes block 1's input from block 0's); and the full case with the ZeRO-1 sharded optimizer state on one
  * rank (small buckets, so that parameters span buckets; its norm is summed per shard, the moments live in flat
  * shards, so only losses, norms and parameters are compared); after the last step, the forward of the trained
  * weights on the last step's transformer input against {@code final_forward.model_output} ({@code 1e-5 + 1e-4 |ref|}).
@@ -36,11 +39,12 @@ class FineTunerGoldenTest {
     private static final Logger LOG = LoggerFactory.getLogger(FineTunerGoldenTest.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @ParameterizedTest(name = "{0} checkpointing={1} sharded={2}")
-    @CsvSource({"lora_t2v_5b, false, false", "lora_t2v_5b, true, false", "lora_i2v_15_ofs_public, false, false",
-        "lora_i2v_15_ofs_public, true, false", "full_t2v_2b, false, false", "full_t2v_2b, true, false",
-        "full_t2v_2b, false, true"})
-    void everyRecordedStepIsReproduced(String caseName, boolean checkpointing, boolean sharded) throws Exception {
+    @ParameterizedTest(name = "{0} checkpointing segment={1} sharded={2}")
+    @CsvSource({"lora_t2v_5b, 0, false", "lora_t2v_5b, 1, false", "lora_t2v_5b, 2, false",
+        "lora_i2v_15_ofs_public, 0, false", "lora_i2v_15_ofs_public, 1, false", "full_t2v_2b, 0, false",
+        "full_t2v_2b, 1, false", "full_t2v_2b, 2, false", "full_t2v_2b, 0, true"})
+    void everyRecordedStepIsReproduced(String caseName, int segment, boolean sharded) throws Exception {
+        boolean checkpointing = segment > 0;
         Path dir = Golden.path("train", caseName);
         JsonNode c = JSON.readTree(dir.resolve("case.json").toFile());
         JsonNode training = c.get("training");
@@ -63,7 +67,8 @@ class FineTunerGoldenTest {
             try (FineTuner tuner = FineTuner.builder(model, TrainCase.of(caseName).scheduler())
                     .lora(adapter).optimizer(adamW)
                     .maxGradNorm(training.get("grad_clipping").get("max_grad_norm").asDouble())
-                    .gradientCheckpointing(checkpointing).shardOptimizerState(sharded).bucketElements(4096).build()) {
+                    .gradientCheckpointing(checkpointing).gradientCheckpointingSegment(Math.max(segment, 1))
+                    .shardOptimizerState(sharded).bucketElements(4096).build()) {
                 for (int k = 1; k <= training.get("steps").asInt(); k++) {
                     try (NDManager step = manager.newSubManager()) {
                         String p = "step" + k + ".";
@@ -120,8 +125,22 @@ class FineTunerGoldenTest {
                 adapter.close();
             }
         }
-        LOG.info("{} (checkpointing {}, sharded {}): max loss rel err {}, max |param err| {}", caseName, checkpointing,
-                sharded, maxLossRel, maxParamErr);
+        LOG.info("{} (checkpointing segment {}, sharded {}): max loss rel err {}, max |param err| {}", caseName,
+                segment, sharded, maxLossRel, maxParamErr);
+    }
+
+    @Test
+    void aCheckpointingSegmentNeedsGradientCheckpointingAndAtLeastOneBlock() throws Exception {
+        Path dir = Golden.path("train", "lora_t2v_5b");
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager)) {
+            FineTuner.Builder builder = FineTuner.builder(model, TrainCase.of("lora_t2v_5b").scheduler());
+            assertThatThrownBy(() -> builder.gradientCheckpointingSegment(0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must be >= 1 block, got 0");
+            assertThatThrownBy(() -> builder.gradientCheckpointingSegment(2).build())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("segment of 2 blocks needs gradientCheckpointing(true)");
+        }
     }
 
     /**

@@ -147,6 +147,54 @@ class MemoryPlanTest {
     }
 
     @Test
+    void aSegmentHoldsTheCheckpointsUpToItsOwnAndTheInputsRecomputedInsideIt() {
+        // during segment j's backward: checkpoints 0..j plus len_j - 1 recomputed inputs
+        assertThat(MemoryPlan.heldBlockInputs(42, 1)).as("every block's input").isEqualTo(42);
+        assertThat(MemoryPlan.heldBlockInputs(42, 2)).as("21 checkpoints + 1").isEqualTo(22);
+        assertThat(MemoryPlan.heldBlockInputs(42, 5)).as("8 segments of 5 + 4, or 9 + 1 in the last of 2")
+                .isEqualTo(12);
+        assertThat(MemoryPlan.heldBlockInputs(5, 2)).as("checkpoints 0, 2 and the input of block 3").isEqualTo(3);
+        assertThat(MemoryPlan.heldBlockInputs(2, 2)).as("one segment: its checkpoint and block 1's input")
+                .isEqualTo(2);
+        assertThat(MemoryPlan.heldBlockInputs(4, 9)).as("longer than the model: one segment").isEqualTo(4);
+        assertThatThrownBy(() -> MemoryPlan.heldBlockInputs(4, 0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void theFewestHeldInputsComeFromTheShortestSegmentNearTheSquareRootOfTheBlocks() {
+        assertThat(MemoryPlan.fewestInputsSegment(42)).isEqualTo(5);
+        assertThat(MemoryPlan.fewestInputsSegment(30)).isEqualTo(4);
+        assertThat(MemoryPlan.fewestInputsSegment(2)).as("two blocks gain nothing").isEqualTo(1);
+    }
+
+    @Test
+    void aCheckpointingSegmentShrinksTheCheckpointsByTheInputsItDoesNotHold() {
+        TrainingConfig.Builder bf16 = lora(128).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16);
+        MemoryPlan everyBlock = MemoryPlan.of(bf16.build(), FIVE_B, List.of(FULL_SIZE));
+        MemoryPlan segmented = MemoryPlan.of(bf16.gradientCheckpointingSegment(5).build(), FIVE_B,
+                List.of(FULL_SIZE));
+        assertThat(everyBlock.bytes(Component.BLOCK_CHECKPOINTS) - segmented.bytes(Component.BLOCK_CHECKPOINTS))
+                .isEqualTo((42 - 12) * 2 * everyBlock.tokens() * FIVE_B.innerDim());
+        assertThat(segmented.peakBytes() - segmented.bytes(Component.BLOCK_CHECKPOINTS))
+                .as("nothing else changes").isEqualTo(everyBlock.peakBytes()
+                        - everyBlock.bytes(Component.BLOCK_CHECKPOINTS));
+    }
+
+    @Test
+    void theShortestCheckpointingSegmentThatFitsIsOfferedWhenCheckpointingAloneDoesNot() {
+        TrainingConfig cfg = lora(128).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16).build();
+        long three = MemoryPlan.of(cfg.toBuilder().gradientCheckpointingSegment(3).build(), FIVE_B,
+                List.of(FULL_SIZE)).peakBytes();
+        assertThat(MemoryPlan.suggestions(cfg, FIVE_B, List.of(FULL_SIZE), three))
+                .extracting(MemoryPlan.Suggestion::change).contains("gradient_checkpointing_segment: 3")
+                .doesNotContain("gradient_checkpointing_segment: 2", "gradient_checkpointing_segment: 4");
+        TrainingConfig off = cfg.toBuilder().gradientCheckpointing(false).build();
+        assertThat(MemoryPlan.suggestions(off, FIVE_B, List.of(FULL_SIZE), three))
+                .extracting(MemoryPlan.Suggestion::change)
+                .contains("gradient_checkpointing: true, gradient_checkpointing_segment: 3");
+    }
+
+    @Test
     void withBf16CheckpointsOnlyAStemThatRecordedAGraphKeepsItsFloat32Output() {
         TrainingConfig.Builder lora = lora(16).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16);
         MemoryPlan frozenStem = MemoryPlan.of(lora.build(), FIVE_B, List.of(FULL_SIZE));

@@ -59,7 +59,7 @@ class TrainingConfigTest {
                 .epsilon(1e-6).weightDecay(0.0).lrSchedule(new TrainingConfig.LrScheduleSettings("cosine_with_restarts",
                         10, 3))
                 .maxGradNorm(0.5).seed(-5).checkpointEvery(25).keepLast(4).validationEvery(50)
-                .nonFinite(FineTuner.NonFinitePolicy.STOP).gradientCheckpointing(true)
+                .nonFinite(FineTuner.NonFinitePolicy.STOP).gradientCheckpointing(true).gradientCheckpointingSegment(3)
                 .mixedPrecision(ComputePrecision.BF16).basePrecision(BasePrecision.INT8)
                 .rope(FineTuner.RopeRule.DIFFUSERS_480X720).idToken("BW_STYLE")
                 .captionDropout(0.05).imageLatentDropout(0.1).ofs(3.0).sincosAtUntrainedSize(true)
@@ -164,6 +164,21 @@ class TrainingConfigTest {
                 () -> TrainingConfig.parse(MINIMAL + "memory_budget_gb: 0\n", true, "t"));
         assertThat(e.problems()).singleElement().asString()
                 .startsWith("memory_budget_gb: must be a finite number > 0 (GiB), got 0.0");
+    }
+
+    @Test
+    void theCheckpointingSegmentDefaultsToOneBlockAndNeedsCheckpointingAndAtLeastOneBlock() {
+        assertThat(TrainingConfig.parse(MINIMAL, true, "t").gradientCheckpointingSegment()).isEqualTo(1);
+        assertThat(TrainingConfig.parse(MINIMAL + "gradient_checkpointing: true\ngradient_checkpointing_segment: 5\n",
+                true, "t").gradientCheckpointingSegment()).isEqualTo(5);
+        TrainingConfigException off = catchThrowableOfType(TrainingConfigException.class,
+                () -> TrainingConfig.parse(MINIMAL + "gradient_checkpointing_segment: 2\n", true, "t"));
+        assertThat(off.problems()).singleElement().asString()
+                .isEqualTo("gradient_checkpointing_segment: 2 needs gradient_checkpointing: true");
+        TrainingConfigException zero = catchThrowableOfType(TrainingConfigException.class, () -> TrainingConfig.parse(
+                MINIMAL + "gradient_checkpointing: true\ngradient_checkpointing_segment: 0\n", true, "t"));
+        assertThat(zero.problems()).singleElement().asString()
+                .isEqualTo("gradient_checkpointing_segment: must be >= 1 (blocks per checkpoint), got 0");
     }
 
     @Test

@@ -5,8 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
@@ -99,7 +97,7 @@ public final class RealSizeStepBench {
         if (base == BasePrecision.FP32) {
             throw new IllegalArgumentException("--base must be bf16 or int8 (an fp32 real-size base does not fit)");
         }
-        CogVideoXConfig config = withLayers(CogVideoXConfig.released(variant), layers);
+        CogVideoXConfig config = CogVideoXConfig.released(variant).withNumLayers(layers);
         if (config.isImageToVideo()) {
             throw new IllegalArgumentException("--variant: a text-to-video variant (COGVIDEOX_5B, COGVIDEOX_1_5_5B)");
         }
@@ -184,17 +182,6 @@ public final class RealSizeStepBench {
                             + " |%n", variant, layers, tokens, rank, base, compute,
                     step ? (segment == 1 ? "step" : "step, segment " + segment) : "forward",
                     builtKb / GIB, measured, planned, 100 * (planned / measured - 1), seconds);
-        }
-    }
-
-    private static CogVideoXConfig withLayers(CogVideoXConfig released, int layers) {
-        try {
-            ObjectMapper mapper = new ObjectMapper();
-            ObjectNode json = (ObjectNode) mapper.readTree(released.toJson());
-            json.put("num_layers", layers);
-            return CogVideoXConfig.parse(mapper.writeValueAsString(json));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException("the released config's JSON did not parse back", e);
         }
     }
 

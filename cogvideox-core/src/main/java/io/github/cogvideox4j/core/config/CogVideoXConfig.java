@@ -278,6 +278,24 @@ public record CogVideoXConfig(
     }
 
     /**
+     * This config with another depth: the same stem, head and block shapes, {@code numLayers} blocks. For models built
+     * from a few real-size blocks (memory and speed measurements) and for tests.
+     *
+     * @param numLayers {@code num_layers}, at least 1
+     * @return the validated config
+     * @throws ConfigException if {@code numLayers < 1}
+     */
+    public CogVideoXConfig withNumLayers(int numLayers) {
+        try {
+            var node = (com.fasterxml.jackson.databind.node.ObjectNode) MAPPER.readTree(toJson());
+            node.put("num_layers", numLayers);
+            return fromJson(node);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("this config's JSON did not parse back", e);
+        }
+    }
+
+    /**
      * Parses a config from JSON text (see {@link #read(Path)}).
      *
      * @param json the JSON object

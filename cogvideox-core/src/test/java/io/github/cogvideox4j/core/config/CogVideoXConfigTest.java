@@ -169,6 +169,16 @@ class CogVideoXConfigTest {
     }
 
     @Test
+    void withNumLayersChangesOnlyTheDepth() {
+        CogVideoXConfig released = CogVideoXConfig.released(CogVideoXVariant.COGVIDEOX_1_5_5B);
+        CogVideoXConfig four = released.withNumLayers(4);
+        assertThat(four.numLayers()).isEqualTo(4);
+        assertThat(four.withNumLayers(released.numLayers())).isEqualTo(released);
+        assertThatThrownBy(() -> released.withNumLayers(0)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("num_layers").hasMessageContaining("got 0");
+    }
+
+    @Test
     void rejectsZeroLayersNamingKeyAndFile() throws IOException {
         ObjectNode node = released2b();
         node.put("num_layers", 0);

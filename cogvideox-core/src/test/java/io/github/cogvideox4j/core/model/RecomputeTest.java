@@ -10,8 +10,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
@@ -26,6 +24,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -147,13 +146,8 @@ class RecomputeTest {
             model.setRequiresGradient(true);
             TransformerInput input = input(in, caller);                 // the inputs require gradients too
             NDArray gradG = in.read("grad_G", caller);
-            int outsideCaller = managedArrays(manager) - managedArrays(caller);
-            int before = managedArrays(caller);
-            NDArray loss = model.forwardBackwardWithRecompute(input, sample -> sample.mul(gradG).sum());
-            assertThat(loss.getManager()).isSameAs(caller);
-            assertThat(caller.getManagedArrays()).hasSize(before + 1).contains(loss);
-            assertThat(managedArrays(manager) - managedArrays(caller)).as("arrays left in the model's manager")
-                    .isEqualTo(outsideCaller);
+            assertLeavesOnlyTheLossInTheCaller(manager, caller,
+                    () -> model.forwardBackwardWithRecompute(input, sample -> sample.mul(gradG).sum()));
         }
     }
 
@@ -174,12 +168,8 @@ class RecomputeTest {
                     .withRotaryEmbedding(in.read("image_rotary_emb.cos", caller),
                             in.read("image_rotary_emb.sin", caller));
             NDArray gradG = in.read("grad_G", caller);
-            int outsideCaller = managedArrays(manager) - managedArrays(caller);
-            int before = managedArrays(caller);
-            NDArray loss = model.forwardBackwardWithRecompute(input, sample -> sample.mul(gradG).sum());
-            assertThat(caller.getManagedArrays()).hasSize(before + 1).contains(loss);
-            assertThat(managedArrays(manager) - managedArrays(caller)).as("arrays left in the model's manager")
-                    .isEqualTo(outsideCaller);
+            assertLeavesOnlyTheLossInTheCaller(manager, caller,
+                    () -> model.forwardBackwardWithRecompute(input, sample -> sample.mul(gradG).sum()));
             try (NDArray g = a.getGradient()) {
                 assertThat(g.abs().max().getFloat()).as("the adapter was trained").isGreaterThan(0f);
             }
@@ -245,7 +235,7 @@ class RecomputeTest {
     @ValueSource(ints = {2, 3, 5, 8})
     void segmentsOfAnyLengthGiveTheLossAndGradientsOfOneBlockSegmentsBitForBit(int segment) {
         // five blocks: segments of 2 and 3 end with a shorter one, 5 is one segment, 8 is longer than the model
-        CogVideoXConfig config = withLayers(CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B), 5);
+        CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B).withNumLayers(5);
         try (NDManager manager = NDManager.newBaseManager()) {
             Map<String, float[]> reference = stepOnRandomWeights(config, manager, 1);
             assertSameBitForBit(stepOnRandomWeights(config, manager, segment), reference);
@@ -257,7 +247,7 @@ class RecomputeTest {
         // five blocks, segment 2: checkpoints 0, 2, 4, and at most one recomputed input inside a segment; at the
         // first recorded recompute (block 4) the step holds the inputs of blocks 0 and 2 instead of 0 to 3, two
         // [B, N, D] + [B, L, D] pairs fewer (MemoryPlan.heldBlockInputs: 3 instead of 5, the one consumed included)
-        CogVideoXConfig config = withLayers(CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B), 5);
+        CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B).withNumLayers(5);
         Map<Integer, Integer> mostHeld = new HashMap<>();
         for (int segment : new int[] {1, 2}) {
             try (NDManager manager = NDManager.newBaseManager();
@@ -288,19 +278,15 @@ class RecomputeTest {
     @ParameterizedTest
     @EnumSource(ComputePrecision.class)
     void aSegmentedStepReturnsOnlyTheLossAndFreesEveryTemporary(ComputePrecision precision) {
-        CogVideoXConfig config = withLayers(CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B), 5);
+        CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B).withNumLayers(5);
         try (NDManager manager = NDManager.newBaseManager();
                 CogVideoXTransformer model = CogVideoXTransformer.random(config, manager, 3);
                 NDManager caller = manager.newSubManager()) {
             model.setComputePrecision(precision);
             model.setRequiresGradient(true);
             TransformerInput input = randomInput(config, caller, true);
-            int outsideCaller = managedArrays(manager) - managedArrays(caller);
-            int before = managedArrays(caller);
-            NDArray loss = model.forwardBackwardWithRecompute(input, NDArray::sum, 3);
-            assertThat(caller.getManagedArrays()).hasSize(before + 1).contains(loss);
-            assertThat(managedArrays(manager) - managedArrays(caller)).as("arrays left in the model's manager")
-                    .isEqualTo(outsideCaller);
+            assertLeavesOnlyTheLossInTheCaller(manager, caller,
+                    () -> model.forwardBackwardWithRecompute(input, NDArray::sum, 3));
         }
     }
 
@@ -358,17 +344,6 @@ class RecomputeTest {
         return TransformerInput.of(x, text, EngineArrays.create(m, new long[] {700}, new Shape(1)));
     }
 
-    private static CogVideoXConfig withLayers(CogVideoXConfig config, int layers) {
-        try {
-            ObjectMapper mapper = new ObjectMapper();
-            ObjectNode json = (ObjectNode) mapper.readTree(config.toJson());
-            json.put("num_layers", layers);
-            return CogVideoXConfig.parse(mapper.writeValueAsString(json));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     /** The child of {@code caller} that holds {@code inner} (the step's own scope). */
     private static NDManager stepScope(NDManager inner, NDManager caller) {
         NDManager scope = inner;
@@ -376,6 +351,18 @@ class RecomputeTest {
             scope = scope.getParentManager();
         }
         return scope;
+    }
+
+    /** Runs the step and asserts that it left only its loss in {@code caller} and nothing in the model's manager. */
+    private static void assertLeavesOnlyTheLossInTheCaller(NDManager manager, NDManager caller,
+            Supplier<NDArray> step) {
+        int outsideCaller = managedArrays(manager) - managedArrays(caller);
+        int before = managedArrays(caller);
+        NDArray loss = step.get();
+        assertThat(loss.getManager()).isSameAs(caller);
+        assertThat(caller.getManagedArrays()).hasSize(before + 1).contains(loss);
+        assertThat(managedArrays(manager) - managedArrays(caller)).as("arrays left in the model's manager")
+                .isEqualTo(outsideCaller);
     }
 
     private static int managedArrays(NDManager m) {

@@ -415,8 +415,13 @@ final class TrainCommand implements Callable<Integer> {
         for (Bucket b : buckets) {
             long s = MemoryPlan.tokens(c, b);
             long batch = cfg.batchSize();
-            // per block forward: q,k,v,out 4*2*S*D^2, ff 2*2*S*D*4D, attention 4*S^2*D; step = 3x forward
-            double flops = 3.0 * c.numLayers() * batch * (8.0 * s * d * d + 16.0 * s * d * d + 4.0 * s * s * d);
+            // per block forward: q,k,v,out 4*2*S*D^2, ff 2*2*S*D*4D, attention 4*S^2*D; a step is the forward and a
+            // backward of twice its cost, plus with checkpointing the recompute of every block and, with a segment
+            // of k blocks, n - ceil(n / k) more block forwards
+            int n = c.numLayers();
+            int k = Math.min(cfg.gradientCheckpointingSegment(), n);
+            double forwardPasses = 3.0 * n + (cfg.gradientCheckpointing() ? n + n - (n + k - 1) / k : 0);
+            double flops = forwardPasses * batch * (8.0 * s * d * d + 16.0 * s * d * d + 4.0 * s * s * d);
             double act = MemoryPlan.of(cfg, c, List.of(b)).activationBytes();
             out.printf("bucket %s latents: %,d tokens; step ~%.2f GFLOP -> ~%.0f ms at the measured %.0f GFLOP/s; "
                     + "activations ~%.1f MiB%n", b, s, flops / 1e9, flops / 1e9 / gflops * 1e3, gflops,

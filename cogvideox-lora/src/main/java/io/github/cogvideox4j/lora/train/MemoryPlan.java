@@ -126,11 +126,14 @@ public final class MemoryPlan {
     private final Map<Component, Long> bytes;
     private final Bucket largestBucket;
     private final long tokens;
+    /** "held of layers" for a checkpointed run (the block inputs held at most), else null. */
+    private final String heldInputs;
 
-    private MemoryPlan(Map<Component, Long> bytes, Bucket largestBucket, long tokens) {
+    private MemoryPlan(Map<Component, Long> bytes, Bucket largestBucket, long tokens, String heldInputs) {
         this.bytes = Collections.unmodifiableMap(new EnumMap<>(bytes));
         this.largestBucket = largestBucket;
         this.tokens = tokens;
+        this.heldInputs = heldInputs;
     }
 
     /**
@@ -222,7 +225,10 @@ public final class MemoryPlan {
         m.put(Component.BLOCK_WORKING_SET, working);
         m.put(Component.ATTENTION, attention);
         m.put(Component.RUNTIME_OVERHEAD, RUNTIME_OVERHEAD_BYTES);
-        return new MemoryPlan(m, largest, s);
+        String held = cfg.gradientCheckpointing() ? heldBlockInputs(layers, cfg.gradientCheckpointingSegment())
+                + " of " + layers + " (gradient_checkpointing_segment: " + cfg.gradientCheckpointingSegment() + ")"
+                : null;
+        return new MemoryPlan(m, largest, s, held);
     }
 
     /**
@@ -343,7 +349,10 @@ public final class MemoryPlan {
         return tokens;
     }
 
-    /** @return one line per component and the peak, in GiB and MiB */
+    /**
+     * @return one line per component and the peak, in GiB and MiB, and for a checkpointed run how many block inputs
+     *     are held at most
+     */
     public String format() {
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
                 "memory plan (largest latent bucket %s, %,d tokens per sample):%n", largestBucket, tokens));
@@ -352,6 +361,9 @@ public final class MemoryPlan {
                     gib(e.getValue()), e.getValue() / (double) (1 << 20)));
         }
         sb.append(String.format(Locale.ROOT, "  %-27s %9.3f GiB%n", "planned peak", gib(peakBytes())));
+        if (heldInputs != null) {
+            sb.append("  block inputs held at most: ").append(heldInputs).append(String.format(Locale.ROOT, "%n"));
+        }
         return sb.toString();
     }
 

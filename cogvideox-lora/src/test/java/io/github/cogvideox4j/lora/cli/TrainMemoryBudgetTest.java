@@ -23,24 +23,38 @@ class TrainMemoryBudgetTest {
 
     @Test
     void dryRunPrintsEveryComponentOfTheMemoryPlan() {
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        PrintStream original = System.out;
-        int code;
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        try {
-            List<String> args = new ArrayList<>(TrainRuns.trainArgs(tmp.resolve("dry"), List.of()));
-            args.add("--dry-run");
-            code = new CommandLine(new CogVideoXCli()).execute(args.toArray(new String[0]));
-        } finally {
-            System.setOut(original);
-        }
-        String out = captured.toString(StandardCharsets.UTF_8);
-        assertThat(code).as(out).isZero();
+        String out = dryRun(tmp.resolve("dry"), List.of());
         assertThat(out).contains("memory plan (largest latent bucket").contains("planned peak");
         for (MemoryPlan.Component c : MemoryPlan.Component.values()) {
             assertThat(out).as(c.name()).contains(c.label());
         }
         assertThat(tmp.resolve("dry").resolve("pytorch_lora_weights.safetensors")).doesNotExist();
+    }
+
+    @Test
+    void dryRunPlansTheCheckpointingSegmentOfTheConfig() {
+        // the tiny default has two blocks: a segment of two holds the checkpoint and block 1's recomputed input
+        String out = dryRun(tmp.resolve("segment"), List.of("gradient_checkpointing=true",
+                "gradient_checkpointing_segment=2"));
+        assertThat(out).contains("block inputs held at most: 2 of 2 (gradient_checkpointing_segment: 2)");
+    }
+
+    /** {@code train --dry-run} on the tests' small default with {@code sets}; asserts exit 0, returns stdout. */
+    private static String dryRun(Path out, List<String> sets) {
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        PrintStream original = System.out;
+        int code;
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            List<String> args = new ArrayList<>(TrainRuns.trainArgs(out, sets));
+            args.add("--dry-run");
+            code = new CommandLine(new CogVideoXCli()).execute(args.toArray(new String[0]));
+        } finally {
+            System.setOut(original);
+        }
+        String text = captured.toString(StandardCharsets.UTF_8);
+        assertThat(code).as(text).isZero();
+        return text;
     }
 
     @Test

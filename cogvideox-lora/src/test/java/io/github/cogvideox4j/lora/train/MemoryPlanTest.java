@@ -236,6 +236,14 @@ class MemoryPlanTest {
             assertThat(text).contains(c.label());
         }
         assertThat(text).contains("planned peak").contains("17,776 tokens");
+        assertThat(text).as("no checkpointing, no inputs held").doesNotContain("block inputs held");
+    }
+
+    @Test
+    void formatSaysHowManyBlockInputsACheckpointedRunHolds() {
+        String text = MemoryPlan.of(lora(8).gradientCheckpointing(true).gradientCheckpointingSegment(5).build(),
+                FIVE_B, List.of(FULL_SIZE)).format();
+        assertThat(text).contains("block inputs held at most: 12 of 42 (gradient_checkpointing_segment: 5)");
     }
 
     @Test

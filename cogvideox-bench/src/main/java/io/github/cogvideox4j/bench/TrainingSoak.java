@@ -36,7 +36,8 @@ import java.util.Set;
  * step 100, every {@code --report} steps and at the end, then the RSS growth from step 100 to the end and the mean loss
  * of the first and last 100 steps (the loss should fall: the latents are fixed).
  *
- * <p>Options: {@code --steps=2000 --rank=16 --batch=2 --ckpt=false --report=500}. Run (project root, about 30 s; one torch thread, because
+ * <p>Options: {@code --steps=2000 --rank=16 --batch=2 --ckpt=false --segment=1 --report=500} ({@code --segment}: blocks
+ * per checkpoint with {@code --ckpt=true}; 2 recomputes block 1's input from block 0's). Run (project root, about 30 s; one torch thread, because
  * on a loaded 2-core machine two spinning intra-op threads turn millisecond steps into hundreds of milliseconds):
  * <pre>{@code
  * nice -n -5 bin/cogvideox-java -Xmx256m -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 \
@@ -45,7 +46,7 @@ import java.util.Set;
  * Linux only (reads {@code /proc/self/status}).
  */
 public final class TrainingSoak {
-    private static final Set<String> OPTIONS = Set.of("steps", "rank", "batch", "ckpt", "report");
+    private static final Set<String> OPTIONS = Set.of("steps", "rank", "batch", "ckpt", "segment", "report");
     private static final int FIRST_REPORT = 100;
 
     private TrainingSoak() {}
@@ -61,12 +62,17 @@ public final class TrainingSoak {
         int rank = Integer.parseInt(option(args, "rank", "16"));
         int batch = Integer.parseInt(option(args, "batch", "2"));
         boolean ckpt = Boolean.parseBoolean(option(args, "ckpt", "false"));
+        int segment = Integer.parseInt(option(args, "segment", "1"));
+        if (segment < 1 || (segment > 1 && !ckpt)) {
+            throw new IllegalArgumentException("--segment: at least 1, and above 1 only with --ckpt=true; got "
+                    + segment);
+        }
         int report = Integer.parseInt(option(args, "report", "500"));
         System.out.println("# " + BenchEnvironment.describe());
         CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B);
         System.out.printf(Locale.ROOT, "# tiny 5b-structured model D=%d, %d blocks; LoRA r%d; batch %d; %s; %d steps;"
                         + " -Xmx %d MB%n", config.innerDim(), config.numLayers(), rank, batch,
-                ckpt ? "block checkpointing" : "plain autograd", steps, Runtime.getRuntime().maxMemory() >> 20);
+                ckpt ? "block checkpointing, segment " + segment : "plain autograd", steps, Runtime.getRuntime().maxMemory() >> 20);
         CogVideoXObjective objective = CogVideoXObjective.of(
                 new CogVideoXDdimScheduler(SchedulerConfig.released(SchedulerConfig.DDIM_CLASS, 1.0)));
         Random random = new Random(7);
@@ -98,7 +104,8 @@ public final class TrainingSoak {
                     NDArray noise = s.randomNormal(latentShape);
                     NDArray t = EngineArrays.create(s, random.longs(batch, 0, 1000).toArray(), new Shape(batch));
                     if (ckpt) {
-                        loss = objective.lossAndBackward(model, TrainingInput.of(x0, prompt, t, noise)).getDouble();
+                        loss = objective.lossAndBackward(model, TrainingInput.of(x0, prompt, t, noise), segment)
+                                .getDouble();
                     } else {
                         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                             NDArray l = objective.loss(model, TrainingInput.of(x0, prompt, t, noise));

@@ -794,7 +794,8 @@ public final class TrainingConfig {
      *     every block's input kept). A segment of k keeps the inputs of blocks 0, k, 2k, ... and recomputes the
      *     blocks between them once more in backward: at most {@link MemoryPlan#heldBlockInputs} block inputs are
      *     held instead of n (42 blocks: 22 at k = 2, 12 at k = 5), for {@code n - ceil(n / k)} more block forwards
-     *     per step (21 and 33; a block's forward is about a quarter of its step, so about 12% and 20% more time).
+     *     per step (21 and 33; a block's forward is about a third of its step at real size, so about 17% and 27%
+     *     more time).
      *     In fp32 the result does not depend on it, bit for bit
      */
     public int gradientCheckpointingSegment() {

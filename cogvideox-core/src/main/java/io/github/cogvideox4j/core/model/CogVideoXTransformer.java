@@ -763,7 +763,8 @@ public final class CogVideoXTransformer implements AutoCloseable {
      */
     public NDArray forwardBackwardWithRecompute(TransformerInput in, Function<NDArray, NDArray> lossOfSample,
             int segment) {
-        com.google.common.base.Preconditions.checkArgument(segment >= 1, "segment: blocks per checkpoint must be >= 1, got %s", segment);
+        com.google.common.base.Preconditions.checkArgument(segment >= 1,
+                "segment: blocks per checkpoint must be >= 1, got %s", segment);
         if (JniUtils.isGradMode()) {
             throw new IllegalStateException("forwardBackwardWithRecompute opens its own GradientCollector per block: "
                     + "call it outside a GradientCollector (grad mode is on in this thread)");

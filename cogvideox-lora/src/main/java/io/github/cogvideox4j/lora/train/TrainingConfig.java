@@ -85,8 +85,8 @@ import java.util.regex.PatternSyntaxException;
  * epsilon 1e-8, weight decay 1e-4, schedule {@code constant} without warm-up (1 cycle), max grad norm 1.0, seed 42,
  * checkpoint every 500 steps keeping 3, no validation, {@code non_finite: skip}, no gradient checkpointing (a
  * segment of 1 block when on), {@code fp32}, {@code rope: pipeline}, no id token, caption dropout 0, image-latent
- * dropout 0.05, OFS 2.0, no sincos opt-in, a distributed timeout of 1800 s, and {@code base_precision} {@code bf16} for a LoRA on a model path with
- * {@code mixed_precision: bf16}, else {@code fp32}. Without {@code lora} and
+ * dropout 0.05, OFS 2.0, no sincos opt-in, a distributed timeout of 1800 s, and {@code base_precision} {@code bf16}
+ * for a LoRA on a model path with {@code mixed_precision: bf16}, else {@code fp32}. Without {@code lora} and
  * {@code full_finetune}, a LoRA of rank 64, alpha 64 on the default targets is trained; inside {@code lora}, a
  * missing {@code alpha} equals the rank. Relative paths are kept as written (resolved against the working
  * directory by whoever uses them).
@@ -1231,8 +1231,8 @@ public final class TrainingConfig {
     private static final List<String> ROOT_KEYS = List.of("model", "data", "output_dir", "lora", "full_finetune",
             "steps", "batch_size", "gradient_accumulation", "learning_rate", "betas", "epsilon", "weight_decay",
             "lr_schedule", "max_grad_norm", "seed", "checkpoint_every", "keep_last", "validation_every",
-            "non_finite", "gradient_checkpointing", "gradient_checkpointing_segment", "mixed_precision", "base_precision", "rope", "id_token",
-            "caption_dropout", "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "validation",
+            "non_finite", "gradient_checkpointing", "gradient_checkpointing_segment", "mixed_precision",
+            "base_precision", "rope", "id_token", "caption_dropout", "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "validation",
             "memory_budget_gb");
     private static final Pattern BUCKET =
             Pattern.compile("\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*[xX]\\s*(\\d{1,9})\\s*");

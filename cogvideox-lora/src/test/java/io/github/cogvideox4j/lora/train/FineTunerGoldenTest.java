@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
  * step, from the recorded draws (latents, noise, timesteps, image latents, RoPE table, OFS), the loss and the pre-clip
  * gradient norm (rtol 1e-4), the parameters (atol 1e-6; full case norm_k.bias 4e-3) and the AdamW moments after the
  * step; without activation checkpointing, with it per block and with one checkpoint for both blocks (a segment of
- * two, which recomputes block 1's input from block 0's); and the full case with the ZeRO-1 sharded optimizer state on one
- * rank (small buckets, so that parameters span buckets; its norm is summed per shard, the moments live in flat
+ * two, which recomputes block 1's input from block 0's); and the full case with the ZeRO-1 sharded optimizer state on
+ * one rank (small buckets, so that parameters span buckets; its norm is summed per shard, the moments live in flat
  * shards, so only losses, norms and parameters are compared); after the last step, the forward of the trained
  * weights on the last step's transformer input against {@code final_forward.model_output} ({@code 1e-5 + 1e-4 |ref|}).
  * Hyper-parameters come from each case's {@code case.json}.

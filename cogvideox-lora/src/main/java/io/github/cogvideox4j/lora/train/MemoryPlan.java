@@ -31,10 +31,10 @@ import java.util.regex.Pattern;
  *       {@code base_precision} (4, 2 or 1 byte per element, int8 with one fp32 scale per row), everything else fp32.
  *   <li>{@link Component#TRAINABLE_STATE}: LoRA A and B (fp32) plus, per trainable value, its gradient and the two
  *       AdamW moments (fp32); for a full fine-tune the gradients and moments of every parameter.
- *   <li>{@link Component#BLOCK_CHECKPOINTS}: with gradient checkpointing, the block inputs held when the first
- *       block's backward of the last segment starts ({@link #heldBlockInputs}: every block's for a segment of 1), bf16
- *       under {@code mixed_precision: bf16}, plus the upstream gradients and the recompute's input copies; without,
- *       every block's saved tensors and weight copies.
+ *   <li>{@link Component#BLOCK_CHECKPOINTS}: with gradient checkpointing, the most block inputs held at once
+ *       ({@link #heldBlockInputs}: every block's for a segment of 1), bf16 under {@code mixed_precision: bf16}, plus
+ *       the upstream gradients and the recompute's input copies; without, every block's saved tensors and weight
+ *       copies.
  *   <li>{@link Component#STEM_AND_HEAD}: the patch embedding's and the output head's activations.
  *   <li>{@link Component#BLOCK_WORKING_SET}: with checkpointing, the recomputed block's saved tensors and weight copies
  *       plus the backward's transient gradients; without, nothing beyond the checkpoints line.

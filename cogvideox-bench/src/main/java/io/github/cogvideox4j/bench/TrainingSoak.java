@@ -72,7 +72,8 @@ public final class TrainingSoak {
         CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B);
         System.out.printf(Locale.ROOT, "# tiny 5b-structured model D=%d, %d blocks; LoRA r%d; batch %d; %s; %d steps;"
                         + " -Xmx %d MB%n", config.innerDim(), config.numLayers(), rank, batch,
-                ckpt ? "block checkpointing, segment " + segment : "plain autograd", steps, Runtime.getRuntime().maxMemory() >> 20);
+                ckpt ? "block checkpointing, segment " + segment : "plain autograd", steps,
+                Runtime.getRuntime().maxMemory() >> 20);
         CogVideoXObjective objective = CogVideoXObjective.of(
                 new CogVideoXDdimScheduler(SchedulerConfig.released(SchedulerConfig.DDIM_CLASS, 1.0)));
         Random random = new Random(7);

@@ -136,11 +136,9 @@ public final class CogVideoXObjective {
      * @param segment blocks per checkpoint, at least 1
      * @return the 0-dim FLOAT64 loss, detached, in the manager of {@code input.latents()}
      * @throws SchedulerException see {@link #loss}
-     * @throws IllegalArgumentException if {@code segment < 1}
+     * @throws IllegalArgumentException if {@code segment < 1} (the transformer's check)
      */
     public NDArray lossAndBackward(CogVideoXTransformer model, TrainingInput input, int segment) {
-        Preconditions.checkArgument(segment >= 1,
-                "segment: blocks per checkpoint must be >= 1, got %s", segment);
         Checked c = check(model, input);
         return Scopes.single(c.latents().getManager(), s -> {
             Prepared p = prepare(s, model, input, c);

@@ -206,9 +206,9 @@ public final class MemoryPlan {
                 + (lora ? 0 : (FULL_SAVED_D * d + FULL_SAVED_F * f) * ffBytes));
         // A Linear whose weight is not already in the GEMM's dtype saves the cast (or dequantised) copy it multiplied
         long weightCopies = blockLinearElements * weightCopyBytes(base, bf16Compute);
+        int held = heldBlockInputs(layers, cfg.gradientCheckpointingSegment());
         long checkpoints = cfg.gradientCheckpointing()
-                ? tokenValues * d * (heldBlockInputs(layers, cfg.gradientCheckpointingSegment())
-                        * (bf16Compute ? BF16 : FP32) + CHECKPOINT_EXTRA_D * FP32)
+                ? tokenValues * d * (held * (bf16Compute ? BF16 : FP32) + CHECKPOINT_EXTRA_D * FP32)
                 : layers * (savedPerBlock + weightCopies);
         long working = cfg.gradientCheckpointing()
                 ? savedPerBlock + weightCopies + tokenValues * BACKWARD_F * f * ffBytes
@@ -225,10 +225,9 @@ public final class MemoryPlan {
         m.put(Component.BLOCK_WORKING_SET, working);
         m.put(Component.ATTENTION, attention);
         m.put(Component.RUNTIME_OVERHEAD, RUNTIME_OVERHEAD_BYTES);
-        String held = cfg.gradientCheckpointing() ? heldBlockInputs(layers, cfg.gradientCheckpointingSegment())
-                + " of " + layers + " (gradient_checkpointing_segment: " + cfg.gradientCheckpointingSegment() + ")"
-                : null;
-        return new MemoryPlan(m, largest, s, held);
+        String heldInputs = cfg.gradientCheckpointing() ? held + " of " + layers
+                + " (gradient_checkpointing_segment: " + cfg.gradientCheckpointingSegment() + ")" : null;
+        return new MemoryPlan(m, largest, s, heldInputs);
     }
 
     /**

@@ -54,8 +54,9 @@ import java.util.Set;
  * (VmHWM, reset right before it), wall time. Printed: both, the plan's components and the plan / measured ratio.
  *
  * <p>Options: {@code --variant=COGVIDEOX_5B --layers=1 --rank=128 --base=bf16|int8 --compute=bf16|fp32
- * --frames=49 --height=480 --width=720 --mode=step|forward --segment=1} ({@code --segment}: blocks per checkpoint,
- * {@code gradient_checkpointing_segment}). Run from the project root (a 5B block step at
+ * --frames=49 --height=480 --width=720 --mode=step|forward --segment=1 --chunks=1} ({@code --segment}: blocks per checkpoint,
+ * {@code gradient_checkpointing_segment}; {@code --chunks}: token chunks per block backward,
+ * {@code gradient_checkpointing_chunks}). Run from the project root (a 5B block step at
  * 49x480x720 takes several minutes):
  * <pre>
  * CP=cogvideox-bench/target/classes:$(cat cogvideox-bench/target/classpath.txt)
@@ -64,7 +65,8 @@ import java.util.Set;
  */
 public final class RealSizeStepBench {
     private static final Set<String> OPTIONS =
-            Set.of("variant", "layers", "rank", "base", "compute", "frames", "height", "width", "mode", "segment");
+            Set.of("variant", "layers", "rank", "base", "compute", "frames", "height", "width", "mode", "segment",
+                    "chunks");
     private static final int SEED = 42;
     private static final double GIB = 1024.0 * 1024.0;  // kB per GiB
 
@@ -82,6 +84,10 @@ public final class RealSizeStepBench {
         int segment = Integer.parseInt(option(args, "segment", "1"));
         if (segment < 1) {
             throw new IllegalArgumentException("--segment: blocks per checkpoint, at least 1; got " + segment);
+        }
+        int chunks = Integer.parseInt(option(args, "chunks", "1"));
+        if (chunks < 1) {
+            throw new IllegalArgumentException("--chunks: token chunks per block backward, at least 1; got " + chunks);
         }
         int rank = Integer.parseInt(option(args, "rank", "128"));
         BasePrecision base = BasePrecision.valueOf(option(args, "base", "bf16").toUpperCase(Locale.ROOT));
@@ -108,7 +114,8 @@ public final class RealSizeStepBench {
         System.out.printf(Locale.ROOT, "# %s, %d block(s) of D=%d (%d heads), %dx%dx%d -> latent %s, %,d tokens; LoRA"
                         + " r%d on %s; base %s; %s compute; mode %s%n", variant, layers, config.innerDim(),
                 config.numAttentionHeads(), frames, height, width, latent, tokens, rank, LoraConfig.DEFAULT_TARGETS,
-                base, compute, step ? "step (gradient checkpointing, " + segment + " block(s) per checkpoint)"
+                base, compute, step ? "step (gradient checkpointing, " + segment + " block(s) per checkpoint, " + chunks
+                        + " token chunk(s))"
                         : "forward storing bf16 checkpoints");
 
         MemoryPlan plan = MemoryPlan.of(TrainingConfig.builder()
@@ -147,7 +154,8 @@ public final class RealSizeStepBench {
                 if (step) {
                     CogVideoXObjective objective = CogVideoXObjective.of(
                             new CogVideoXDdimScheduler(SchedulerConfig.released(SchedulerConfig.DDIM_CLASS, 1.0)));
-                    loss = objective.lossAndBackward(model, TrainingInput.of(x0, text, t, noise), segment)
+                    loss = objective.lossAndBackward(model, TrainingInput.of(x0, text, t, noise), segment,
+                            chunks)
                             .getDouble();
                 } else {
                     List<NDArray> checkpoints = new ArrayList<>();
@@ -180,7 +188,8 @@ public final class RealSizeStepBench {
             System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             System.out.printf(Locale.ROOT, "| %s | %d | %,d | %d | %s | %s | %s | %.3f | %.3f | %.3f | %+.1f%% | %.0f"
                             + " |%n", variant, layers, tokens, rank, base, compute,
-                    step ? (segment == 1 ? "step" : "step, segment " + segment) : "forward",
+                    step ? "step" + (segment == 1 ? "" : ", segment " + segment)
+                            + (chunks == 1 ? "" : ", chunks " + chunks) : "forward",
                     builtKb / GIB, measured, planned, 100 * (planned / measured - 1), seconds);
         }
     }

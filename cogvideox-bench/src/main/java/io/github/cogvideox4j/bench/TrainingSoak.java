@@ -36,8 +36,9 @@ import java.util.Set;
  * step 100, every {@code --report} steps and at the end, then the RSS growth from step 100 to the end and the mean loss
  * of the first and last 100 steps (the loss should fall: the latents are fixed).
  *
- * <p>Options: {@code --steps=2000 --rank=16 --batch=2 --ckpt=false --segment=1 --report=500} ({@code --segment}: blocks
- * per checkpoint with {@code --ckpt=true}; 2 recomputes block 1's input from block 0's). Run (project root, about 30 s; one torch thread, because
+ * <p>Options: {@code --steps=2000 --rank=16 --batch=2 --ckpt=false --segment=1 --chunks=1 --report=500}
+ * ({@code --segment}: blocks per checkpoint with {@code --ckpt=true}; 2 recomputes block 1's input from block 0's;
+ * {@code --chunks}: token chunks per block backward with {@code --ckpt=true}). Run (project root, about 30 s; one torch thread, because
  * on a loaded 2-core machine two spinning intra-op threads turn millisecond steps into hundreds of milliseconds):
  * <pre>{@code
  * nice -n -5 bin/cogvideox-java -Xmx256m -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 \
@@ -46,7 +47,7 @@ import java.util.Set;
  * Linux only (reads {@code /proc/self/status}).
  */
 public final class TrainingSoak {
-    private static final Set<String> OPTIONS = Set.of("steps", "rank", "batch", "ckpt", "segment", "report");
+    private static final Set<String> OPTIONS = Set.of("steps", "rank", "batch", "ckpt", "segment", "chunks", "report");
     private static final int FIRST_REPORT = 100;
 
     private TrainingSoak() {}
@@ -67,12 +68,17 @@ public final class TrainingSoak {
             throw new IllegalArgumentException("--segment: at least 1, and above 1 only with --ckpt=true; got "
                     + segment);
         }
+        int chunks = Integer.parseInt(option(args, "chunks", "1"));
+        if (chunks < 1 || (chunks > 1 && !ckpt)) {
+            throw new IllegalArgumentException("--chunks: at least 1, and above 1 only with --ckpt=true; got "
+                    + chunks);
+        }
         int report = Integer.parseInt(option(args, "report", "500"));
         System.out.println("# " + BenchEnvironment.describe());
         CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B);
         System.out.printf(Locale.ROOT, "# tiny 5b-structured model D=%d, %d blocks; LoRA r%d; batch %d; %s; %d steps;"
                         + " -Xmx %d MB%n", config.innerDim(), config.numLayers(), rank, batch,
-                ckpt ? "block checkpointing, segment " + segment : "plain autograd", steps,
+                ckpt ? "block checkpointing, segment " + segment + ", chunks " + chunks : "plain autograd", steps,
                 Runtime.getRuntime().maxMemory() >> 20);
         CogVideoXObjective objective = CogVideoXObjective.of(
                 new CogVideoXDdimScheduler(SchedulerConfig.released(SchedulerConfig.DDIM_CLASS, 1.0)));
@@ -105,7 +111,8 @@ public final class TrainingSoak {
                     NDArray noise = s.randomNormal(latentShape);
                     NDArray t = EngineArrays.create(s, random.longs(batch, 0, 1000).toArray(), new Shape(batch));
                     if (ckpt) {
-                        loss = objective.lossAndBackward(model, TrainingInput.of(x0, prompt, t, noise), segment)
+                        loss = objective.lossAndBackward(model, TrainingInput.of(x0, prompt, t, noise), segment,
+                                chunks)
                                 .getDouble();
                     } else {
                         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {

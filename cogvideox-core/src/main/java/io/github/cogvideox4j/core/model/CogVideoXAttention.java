@@ -47,6 +47,26 @@ public final class CogVideoXAttention {
      * @return {@code [video [B, N, D], text [B, L, D]]}
      */
     public NDList forward(NDArray xHat, NDArray cHat, NDArray cos, NDArray sin) {
+        // 1-4. Joint sequence, projections, q/k LayerNorm, RoPE
+        NDList qkv = projectQkv(xHat, cHat, cos, sin);                           // [B, H, S, hd] x 3
+        // 5. Scaled dot-product attention
+        NDArray o = attend(qkv.get(0), qkv.get(1), qkv.get(2));                   // [B, H, S, hd]
+        // 6-7. Output projection, split back
+        return output(o, cHat.getShape().get(1));
+    }
+
+    /**
+     * Steps 1-4 of {@link #forward}: the joint sequence {@code [text; video]}, its q/k/v projections split into heads,
+     * per-head q/k LayerNorm and RoPE on the video tokens of q and k. Every step is per token, so the result for a
+     * subset of the tokens (with the matching RoPE rows) is the same subset of the result.
+     *
+     * @param xHat normalized video tokens {@code [B, N, D]}
+     * @param cHat normalized text tokens {@code [B, L, D]}
+     * @param cos RoPE cosines {@code [N, head_dim]} or {@code null}
+     * @param sin RoPE sines {@code [N, head_dim]} or {@code null}
+     * @return {@code [q, k, v]}, each {@code [B, H, L + N, head_dim]} in the video input's manager
+     */
+    NDList projectQkv(NDArray xHat, NDArray cHat, NDArray cos, NDArray sin) {
         long b = xHat.getShape().get(0);
         long textLen = cHat.getShape().get(1);
         // 1. Joint sequence, text first
@@ -61,13 +81,37 @@ public final class CogVideoXAttention {
         NDArray q = Scopes.single(owner, sc -> queryOrKey(toQ, normQ, h, split, textLen, cos, sin), h);
         NDArray k = Scopes.single(owner, sc -> queryOrKey(toK, normK, h, split, textLen, cos, sin), h);
         NDArray v = toV.forward(h).reshape(split).transpose(0, 2, 1, 3);        // [B, H, S, hd]
-        // 5. Scaled dot-product attention
-        NDArray o = kernels.attention(q, k, v);                                  // [B, H, S, hd]
+        return new NDList(q, k, v);
+    }
+
+    /**
+     * Step 5 of {@link #forward}: scaled dot-product attention with scale {@code 1/sqrt(head_dim)}.
+     *
+     * @param q queries {@code [B, H, S, hd]}
+     * @param k keys {@code [B, H, S, hd]}
+     * @param v values {@code [B, H, S, hd]}
+     * @return {@code [B, H, S, hd]} in q's manager
+     */
+    NDArray attend(NDArray q, NDArray k, NDArray v) {
+        return kernels.attention(q, k, v);
+    }
+
+    /**
+     * Steps 6-7 of {@link #forward}: heads merged, output projection, split back into the two streams. Per token.
+     *
+     * @param o the attention's output {@code [B, H, L + N, hd]}
+     * @param textLen L, the text tokens first in the sequence
+     * @return {@code [video [B, N, D], text [B, L, D]]} in o's manager
+     */
+    NDList output(NDArray o, long textLen) {
+        Shape shape = o.getShape();
+        long b = shape.get(0);
+        long s = shape.get(2);
         // 6. Merge heads, output projection
-        o = o.transpose(0, 2, 1, 3).reshape(b, s, d);                            // [B, S, D]
-        o = toOut.forward(o);
+        NDArray merged = o.transpose(0, 2, 1, 3).reshape(b, s, shape.get(1) * shape.get(3));  // [B, S, D]
+        NDArray out = toOut.forward(merged);
         // 7. Split back: text first
-        NDList parts = o.split(new long[] {textLen}, 1);
+        NDList parts = out.split(new long[] {textLen}, 1);
         return new NDList(parts.get(1), parts.get(0));
     }
 

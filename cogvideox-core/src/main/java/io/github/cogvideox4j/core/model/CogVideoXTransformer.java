@@ -763,8 +763,32 @@ public final class CogVideoXTransformer implements AutoCloseable {
      */
     public NDArray forwardBackwardWithRecompute(TransformerInput in, Function<NDArray, NDArray> lossOfSample,
             int segment) {
+        return forwardBackwardWithRecompute(in, lossOfSample, segment, 1);
+    }
+
+    /**
+     * {@link #forwardBackwardWithRecompute(TransformerInput, Function, int)} whose blocks go back in stages and in
+     * token chunks: each block's recompute records its per-token steps (norms, q/k/v, output projection,
+     * feed-forward) one chunk of {@code 1/chunks} of the tokens at a time, and the attention kernel once, so a
+     * block's backward holds its attention kernel's tensors plus one chunk of the rest instead of all of its saved
+     * tensors at once. The price is each block's q/k/v and output projections computed once more. Gradients are those
+     * of the plain backward up to the order of the float sums over the tokens (so not bit for bit, unlike the segment).
+     * One chunk is {@link #forwardBackwardWithRecompute(TransformerInput, Function, int)} itself.
+     *
+     * @param in the inputs (validated as for {@link #forward})
+     * @param lossOfSample maps the sample to a scalar loss, as for the three-argument method
+     * @param segment blocks per checkpoint, at least 1
+     * @param chunks token chunks per block backward, at least 1 (at most the text length is used)
+     * @return the loss, detached, in the manager of {@code in.hiddenStates()}
+     * @throws IllegalArgumentException if {@code segment < 1} or {@code chunks < 1}
+     * @throws IllegalStateException if called while a gradient collector is recording on this thread
+     */
+    public NDArray forwardBackwardWithRecompute(TransformerInput in, Function<NDArray, NDArray> lossOfSample,
+            int segment, int chunks) {
         com.google.common.base.Preconditions.checkArgument(segment >= 1,
                 "segment: blocks per checkpoint must be >= 1, got %s", segment);
+        com.google.common.base.Preconditions.checkArgument(chunks >= 1,
+                "chunks: token chunks per block backward must be >= 1, got %s", chunks);
         if (JniUtils.isGradMode()) {
             throw new IllegalStateException("forwardBackwardWithRecompute opens its own GradientCollector per block: "
                     + "call it outside a GradientCollector (grad mode is on in this thread)");
@@ -844,21 +868,28 @@ public final class CogVideoXTransformer implements AutoCloseable {
                             NDArray xe = stemBackward ? emb.duplicate() : emb;
                             for (NDArray a : stemBackward ? new NDArray[] {xv, xc, xe} : new NDArray[] {xv, xc}) {
                                 a.attach(blockScope);
-                                a.setRequiresGradient(true);
+                                a.setRequiresGradient(a == xe || chunks == 1);
                             }
                             CogVideoXBlock block = transformerBlocks.get(i);
                             NDArray gv = gradV;
                             NDArray gt = gradC;
-                            try (GradientCollector gc = engine.newGradientCollector()) {
-                                // the block's outputs and their products with the upstream gradients are freed
-                                // before the backward: autograd needs neither, only the scalar
-                                NDArray l = Scopes.single(blockScope, s -> {
-                                    NDList out = block.forward(xv, xc, xe, stem.cos(), stem.sin(), ForwardProbe.NONE);
-                                    return out.get(0).mul(gv).sum().add(out.get(1).mul(gt).sum());
-                                }, xv, xc, xe);
-                                gc.backward(l);
+                            if (chunks > 1) {
+                                // in stages and token chunks; the block closes the upstream gradients once used
+                                upstream = block.backwardInTokenChunks(xv, xc, xe, stem.cos(), stem.sin(), gv, gt,
+                                        chunks);
+                            } else {
+                                try (GradientCollector gc = engine.newGradientCollector()) {
+                                    // the block's outputs and their products with the upstream gradients are freed
+                                    // before the backward: autograd needs neither, only the scalar
+                                    NDArray l = Scopes.single(blockScope, s -> {
+                                        NDList out = block.forward(xv, xc, xe, stem.cos(), stem.sin(),
+                                                ForwardProbe.NONE);
+                                        return out.get(0).mul(gv).sum().add(out.get(1).mul(gt).sum());
+                                    }, xv, xc, xe);
+                                    gc.backward(l);
+                                }
+                                upstream = new NDList(xv.getGradient(), xc.getGradient());
                             }
-                            upstream = new NDList(xv.getGradient(), xc.getGradient());
                             if (stemBackward) {
                                 upstream.add(gradEmb.add(xe.getGradient()));
                             }

@@ -139,12 +139,30 @@ public final class CogVideoXObjective {
      * @throws IllegalArgumentException if {@code segment < 1} (the transformer's check)
      */
     public NDArray lossAndBackward(CogVideoXTransformer model, TrainingInput input, int segment) {
+        return lossAndBackward(model, input, segment, 1);
+    }
+
+    /**
+     * {@link #lossAndBackward(CogVideoXTransformer, TrainingInput, int)} whose blocks go back in stages and in
+     * {@code chunks} token chunks ({@link CogVideoXTransformer#forwardBackwardWithRecompute(
+     * TransformerInput, java.util.function.Function, int, int)}): a smaller block working set, at the price of each
+     * block's q/k/v and output projections computed once more.
+     *
+     * @param model the transformer
+     * @param input the inputs, every random draw explicit
+     * @param segment blocks per checkpoint, at least 1
+     * @param chunks token chunks per block backward, at least 1
+     * @return the 0-dim FLOAT64 loss, detached, in the manager of {@code input.latents()}
+     * @throws SchedulerException see {@link #loss}
+     * @throws IllegalArgumentException if {@code segment < 1} or {@code chunks < 1} (the transformer's checks)
+     */
+    public NDArray lossAndBackward(CogVideoXTransformer model, TrainingInput input, int segment, int chunks) {
         Checked c = check(model, input);
         return Scopes.single(c.latents().getManager(), s -> {
             Prepared p = prepare(s, model, input, c);
             return model.forwardBackwardWithRecompute(p.modelInput(), out -> lossOf(out.getManager(),
                     out.getDataType() == DataType.FLOAT32 ? out : out.toType(DataType.FLOAT32, false), p, c).get(0),
-                    segment);
+                    segment, chunks);
         }, c.latents(), input.noise(), input.imageLatents());
     }
 

@@ -97,6 +97,7 @@ public final class FineTuner implements AutoCloseable {
     private final NonFinitePolicy nonFinitePolicy;
     private final boolean gradientCheckpointing;
     private final int gradientCheckpointingSegment;
+    private final int gradientCheckpointingChunks;
     private final Float ofs;
     private final RopeRule ropeRule;
     private final double imageLatentDropout;
@@ -122,6 +123,7 @@ public final class FineTuner implements AutoCloseable {
         this.nonFinitePolicy = b.nonFinitePolicy;
         this.gradientCheckpointing = b.gradientCheckpointing;
         this.gradientCheckpointingSegment = b.gradientCheckpointingSegment;
+        this.gradientCheckpointingChunks = b.gradientCheckpointingChunks;
         this.ropeRule = b.ropeRule;
         this.imageLatentDropout = b.imageLatentDropout;
         this.captionDropout = b.captionDropout;
@@ -284,7 +286,8 @@ public final class FineTuner implements AutoCloseable {
             try (NDManager scope = manager.newSubManager()) {
                 NDArray loss;
                 if (gradientCheckpointing) {
-                    loss = objective.lossAndBackward(model, in, gradientCheckpointingSegment);
+                    loss = objective.lossAndBackward(model, in, gradientCheckpointingSegment,
+                            gradientCheckpointingChunks);
                 } else {
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                         loss = objective.loss(model, in);
@@ -516,6 +519,7 @@ public final class FineTuner implements AutoCloseable {
         private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.SKIP;
         private boolean gradientCheckpointing;
         private int gradientCheckpointingSegment = 1;
+        private int gradientCheckpointingChunks = 1;
         private double ofs = 2.0;
         private RopeRule ropeRule = RopeRule.PIPELINE;
         private double imageLatentDropout = 0.05;
@@ -614,6 +618,24 @@ public final class FineTuner implements AutoCloseable {
         }
 
         /**
+         * Token chunks per block backward under gradient checkpointing (default 1). With {@code c} chunks each
+         * block goes back in stages: its attention kernel recorded once, every per-token step on {@code 1/c} of the
+         * tokens at a time, so a block's working set shrinks, for q/k/v and the output projection computed once
+         * more; gradients change only by the order of the float sums over the tokens (see
+         * {@link CogVideoXTransformer#forwardBackwardWithRecompute(
+         * io.github.cogvideox4j.core.model.TransformerInput, java.util.function.Function, int, int)}).
+         *
+         * @param chunks token chunks, at least 1; more than 1 needs {@link #gradientCheckpointing(boolean)}
+         * @return this builder
+         * @throws IllegalArgumentException if {@code chunks < 1}
+         */
+        public Builder gradientCheckpointingChunks(int chunks) {
+            Preconditions.checkArgument(chunks >= 1, "gradient checkpointing chunks must be >= 1, got %s", chunks);
+            this.gradientCheckpointingChunks = chunks;
+            return this;
+        }
+
+        /**
          * @param value the OFS value of 1.5-I2V models (default 2.0, as every reference trainer); ignored by others
          * @return this builder
          */
@@ -704,12 +726,15 @@ public final class FineTuner implements AutoCloseable {
 
         /**
          * @return the fine-tuner
-         * @throws IllegalArgumentException if a checkpointing segment above one block is set without checkpointing
+         * @throws IllegalArgumentException if a checkpointing segment above one block, or more than one token chunk,
+         *     is set without checkpointing
          */
         public FineTuner build() {
             Preconditions.checkArgument(gradientCheckpointing || gradientCheckpointingSegment == 1,
                     "a gradient checkpointing segment of %s blocks needs gradientCheckpointing(true)",
                     gradientCheckpointingSegment);
+            Preconditions.checkArgument(gradientCheckpointing || gradientCheckpointingChunks == 1,
+                    "%s gradient checkpointing chunks need gradientCheckpointing(true)", gradientCheckpointingChunks);
             return new FineTuner(this);
         }
     }

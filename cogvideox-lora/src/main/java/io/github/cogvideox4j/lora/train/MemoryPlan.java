@@ -122,6 +122,14 @@ public final class MemoryPlan {
     static final int STEM_KEPT_D = 1;
     /** The attention kernel's backward: dq, dk, dv, width D each. */
     static final int ATTENTION_D = 3;
+    /**
+     * With token chunks ({@code gradient_checkpointing_chunks} above 1): what a block's staged backward holds on the
+     * whole sequence while one chunk of its other saved tensors and transient gradients is alive, width D, fp32.
+     * Counted: q, k, v, the attention output and its gradient (5); the rest is the kernel's own backward buffers and
+     * the midpoint's values and gradient. Fitted to the real-size step (5B, one block, 4 chunks: 0.768 GiB below the
+     * one-chunk peak, which 10 reproduces within 30 MiB).
+     */
+    static final int STAGED_D = 10;
 
     private final Map<Component, Long> bytes;
     private final Bucket largestBucket;
@@ -210,9 +218,11 @@ public final class MemoryPlan {
         long checkpoints = cfg.gradientCheckpointing()
                 ? tokenValues * d * (held * (bf16Compute ? BF16 : FP32) + CHECKPOINT_EXTRA_D * FP32)
                 : layers * (savedPerBlock + weightCopies);
-        long working = cfg.gradientCheckpointing()
-                ? savedPerBlock + weightCopies + tokenValues * BACKWARD_F * f * ffBytes
-                : 0;
+        long chunks = cfg.gradientCheckpointingChunks();
+        long perTokenWorking = savedPerBlock + tokenValues * BACKWARD_F * f * ffBytes;
+        long working = !cfg.gradientCheckpointing() ? 0
+                : chunks == 1 ? perTokenWorking + weightCopies
+                : tokenValues * STAGED_D * d * FP32 + perTokenWorking / chunks + weightCopies;
         long stemHead = !cfg.gradientCheckpointing() ? tokenValues * STEM_HEAD_D * d * FP32
                 : bf16Compute && stemRecords ? tokenValues * STEM_KEPT_D * d * FP32 : 0;
         long attention = tokenValues * ATTENTION_D * d * FP32 + batch * model.numAttentionHeads() * s * FP32;
@@ -226,7 +236,8 @@ public final class MemoryPlan {
         m.put(Component.ATTENTION, attention);
         m.put(Component.RUNTIME_OVERHEAD, RUNTIME_OVERHEAD_BYTES);
         String heldInputs = cfg.gradientCheckpointing() ? held + " of " + layers
-                + " (gradient_checkpointing_segment: " + cfg.gradientCheckpointingSegment() + ")" : null;
+                + " (gradient_checkpointing_segment: " + cfg.gradientCheckpointingSegment()
+                + (chunks > 1 ? ", gradient_checkpointing_chunks: " + chunks : "") + ")" : null;
         return new MemoryPlan(m, largest, s, heldInputs);
     }
 

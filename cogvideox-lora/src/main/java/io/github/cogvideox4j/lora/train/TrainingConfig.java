@@ -68,6 +68,7 @@ import java.util.regex.PatternSyntaxException;
  * non_finite: skip                      # or stop
  * gradient_checkpointing: false
  * gradient_checkpointing_segment: 1     # blocks per checkpoint; 5 keeps the fewest of 42 blocks' inputs
+ * gradient_checkpointing_chunks: 1      # token chunks per block backward; 4 shrinks a block's working set
  * mixed_precision: fp32                 # or bf16
  * base_precision: int8                 # frozen base weights (LoRA): fp32, bf16 or int8; default see below
  * rope: pipeline                        # or diffusers_480x720
@@ -262,6 +263,7 @@ public final class TrainingConfig {
         private FineTuner.NonFinitePolicy nonFinite = FineTuner.NonFinitePolicy.SKIP;
         private boolean gradientCheckpointing;
         private int gradientCheckpointingSegment = 1;
+        private int gradientCheckpointingChunks = 1;
         private ComputePrecision mixedPrecision = ComputePrecision.FP32;
         private BasePrecision basePrecision;
         private FineTuner.RopeRule rope = FineTuner.RopeRule.PIPELINE;
@@ -462,6 +464,15 @@ public final class TrainingConfig {
          */
         public Builder gradientCheckpointingSegment(int value) {
             this.gradientCheckpointingSegment = value;
+            return this;
+        }
+
+        /**
+         * @param value {@code gradient_checkpointing_chunks}
+         * @return this builder
+         */
+        public Builder gradientCheckpointingChunks(int value) {
+            this.gradientCheckpointingChunks = value;
             return this;
         }
 
@@ -802,6 +813,18 @@ public final class TrainingConfig {
         return v.gradientCheckpointingSegment;
     }
 
+    /**
+     * @return {@code gradient_checkpointing_chunks}: token chunks per block backward under gradient checkpointing
+     *     (default 1). With c chunks each block goes back in stages: the attention kernel is recorded once on the
+     *     whole sequence, and every per-token step (norms, q/k/v and output projections, feed-forward) is recorded
+     *     and gone back through on {@code 1/c} of the tokens at a time, so a block's working set shrinks to the
+     *     kernel's tensors plus one chunk of the rest. The price is q/k/v and the output projection computed once
+     *     more per block. Gradients change only by the order of the float sums over the tokens
+     */
+    public int gradientCheckpointingChunks() {
+        return v.gradientCheckpointingChunks;
+    }
+
     /** @return {@code mixed_precision}: the compute precision ({@code fp32} or {@code bf16}) */
     public ComputePrecision mixedPrecision() {
         return v.mixedPrecision;
@@ -1041,6 +1064,13 @@ public final class TrainingConfig {
             p.add("gradient_checkpointing_segment: " + gradientCheckpointingSegment() + " needs "
                     + "gradient_checkpointing: true");
         }
+        if (gradientCheckpointingChunks() < 1) {
+            p.add("gradient_checkpointing_chunks: must be >= 1 (token chunks per block backward), got "
+                    + gradientCheckpointingChunks());
+        } else if (gradientCheckpointingChunks() > 1 && !gradientCheckpointing()) {
+            p.add("gradient_checkpointing_chunks: " + gradientCheckpointingChunks() + " needs "
+                    + "gradient_checkpointing: true");
+        }
         required(p, "mixed_precision", mixedPrecision());
         if (fullFinetune() && basePrecision() != BasePrecision.FP32) {
             p.add("base_precision: " + basePrecision().name().toLowerCase(Locale.ROOT) + " holds the frozen base "
@@ -1231,7 +1261,8 @@ public final class TrainingConfig {
     private static final List<String> ROOT_KEYS = List.of("model", "data", "output_dir", "lora", "full_finetune",
             "steps", "batch_size", "gradient_accumulation", "learning_rate", "betas", "epsilon", "weight_decay",
             "lr_schedule", "max_grad_norm", "seed", "checkpoint_every", "keep_last", "validation_every",
-            "non_finite", "gradient_checkpointing", "gradient_checkpointing_segment", "mixed_precision",
+            "non_finite", "gradient_checkpointing", "gradient_checkpointing_segment",
+            "gradient_checkpointing_chunks", "mixed_precision",
             "base_precision", "rope", "id_token", "caption_dropout", "image_latent_dropout", "ofs", "sincos_at_untrained_size", "distributed", "validation",
             "memory_budget_gb");
     private static final Pattern BUCKET =
@@ -1347,6 +1378,7 @@ public final class TrainingConfig {
         putEnum(r, "non_finite", nonFinite());
         r.put("gradient_checkpointing", gradientCheckpointing());
         r.put("gradient_checkpointing_segment", gradientCheckpointingSegment());
+        r.put("gradient_checkpointing_chunks", gradientCheckpointingChunks());
         putEnum(r, "mixed_precision", mixedPrecision());
         putEnum(r, "base_precision", v.basePrecision);
         putEnum(r, "rope", rope());
@@ -1481,6 +1513,7 @@ public final class TrainingConfig {
         set(t.enumValue(root, "non_finite", "", FineTuner.NonFinitePolicy.class), b::nonFinite);
         set(t.bool(root, "gradient_checkpointing", ""), b::gradientCheckpointing);
         set(t.int32(root, "gradient_checkpointing_segment", ""), b::gradientCheckpointingSegment);
+        set(t.int32(root, "gradient_checkpointing_chunks", ""), b::gradientCheckpointingChunks);
         set(t.enumValue(root, "mixed_precision", "", ComputePrecision.class), b::mixedPrecision);
         set(t.enumValue(root, "base_precision", "", BasePrecision.class), b::basePrecision);
         set(t.enumValue(root, "rope", "", FineTuner.RopeRule.class), b::rope);

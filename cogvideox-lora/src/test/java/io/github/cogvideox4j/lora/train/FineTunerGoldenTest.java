@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * step, from the recorded draws (latents, noise, timesteps, image latents, RoPE table, OFS), the loss and the pre-clip
  * gradient norm (rtol 1e-4), the parameters (atol 1e-6; full case norm_k.bias 4e-3) and the AdamW moments after the
  * step; without activation checkpointing, with it per block and with one checkpoint for both blocks (a segment of
- * two, which recomputes block 1's input from block 0's); and the full case with the ZeRO-1 sharded optimizer state on
+ * two, which recomputes block 1's input from block 0's), and with each block's backward in three token chunks; and the full case with the ZeRO-1 sharded optimizer state on
  * one rank (small buckets, so that parameters span buckets; its norm is summed per shard, the moments live in flat
  * shards, so only losses, norms and parameters are compared); after the last step, the forward of the trained
  * weights on the last step's transformer input against {@code final_forward.model_output} ({@code 1e-5 + 1e-4 |ref|}).
@@ -39,11 +39,12 @@ class FineTunerGoldenTest {
     private static final Logger LOG = LoggerFactory.getLogger(FineTunerGoldenTest.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @ParameterizedTest(name = "{0} checkpointing segment={1} sharded={2}")
-    @CsvSource({"lora_t2v_5b, 0, false", "lora_t2v_5b, 1, false", "lora_t2v_5b, 2, false",
-        "lora_i2v_15_ofs_public, 0, false", "lora_i2v_15_ofs_public, 1, false", "full_t2v_2b, 0, false",
-        "full_t2v_2b, 1, false", "full_t2v_2b, 2, false", "full_t2v_2b, 0, true"})
-    void everyRecordedStepIsReproduced(String caseName, int segment, boolean sharded) throws Exception {
+    @ParameterizedTest(name = "{0} checkpointing segment={1} chunks={2} sharded={3}")
+    @CsvSource({"lora_t2v_5b, 0, 1, false", "lora_t2v_5b, 1, 1, false", "lora_t2v_5b, 2, 1, false",
+        "lora_t2v_5b, 1, 3, false", "lora_i2v_15_ofs_public, 0, 1, false", "lora_i2v_15_ofs_public, 1, 1, false",
+        "lora_i2v_15_ofs_public, 1, 3, false", "full_t2v_2b, 0, 1, false", "full_t2v_2b, 1, 1, false",
+        "full_t2v_2b, 2, 1, false", "full_t2v_2b, 2, 3, false", "full_t2v_2b, 0, 1, true"})
+    void everyRecordedStepIsReproduced(String caseName, int segment, int chunks, boolean sharded) throws Exception {
         boolean checkpointing = segment > 0;
         Path dir = Golden.path("train", caseName);
         JsonNode c = JSON.readTree(dir.resolve("case.json").toFile());
@@ -68,6 +69,7 @@ class FineTunerGoldenTest {
                     .lora(adapter).optimizer(adamW)
                     .maxGradNorm(training.get("grad_clipping").get("max_grad_norm").asDouble())
                     .gradientCheckpointing(checkpointing).gradientCheckpointingSegment(Math.max(segment, 1))
+                    .gradientCheckpointingChunks(chunks)
                     .shardOptimizerState(sharded).bucketElements(4096).build()) {
                 for (int k = 1; k <= training.get("steps").asInt(); k++) {
                     try (NDManager step = manager.newSubManager()) {
@@ -125,8 +127,8 @@ class FineTunerGoldenTest {
                 adapter.close();
             }
         }
-        LOG.info("{} (checkpointing segment {}, sharded {}): max loss rel err {}, max |param err| {}", caseName,
-                segment, sharded, maxLossRel, maxParamErr);
+        LOG.info("{} (checkpointing segment {}, chunks {}, sharded {}): max loss rel err {}, max |param err| {}",
+                caseName, segment, chunks, sharded, maxLossRel, maxParamErr);
     }
 
     @Test
@@ -140,6 +142,20 @@ class FineTunerGoldenTest {
             assertThatThrownBy(() -> builder.gradientCheckpointingSegment(2).build())
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("segment of 2 blocks needs gradientCheckpointing(true)");
+        }
+    }
+
+    @Test
+    void tokenChunksNeedGradientCheckpointingAndAtLeastOneChunk() throws Exception {
+        Path dir = Golden.path("train", "lora_t2v_5b");
+        try (NDManager manager = NDManager.newBaseManager(TestDevice.get());
+                CogVideoXTransformer model = CogVideoXTransformer.load(dir, manager)) {
+            FineTuner.Builder builder = FineTuner.builder(model, TrainCase.of("lora_t2v_5b").scheduler());
+            assertThatThrownBy(() -> builder.gradientCheckpointingChunks(0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must be >= 1, got 0");
+            assertThatThrownBy(() -> builder.gradientCheckpointingChunks(4).build())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("4 gradient checkpointing chunks need gradientCheckpointing(true)");
         }
     }
 

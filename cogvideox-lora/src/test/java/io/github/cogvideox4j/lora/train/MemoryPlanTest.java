@@ -181,6 +181,23 @@ class MemoryPlanTest {
     }
 
     @Test
+    void tokenChunksShrinkOnlyTheBlockWorkingSetAndItsPerChunkPartByTheirNumber() {
+        TrainingConfig.Builder bf16 = lora(128).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16);
+        MemoryPlan one = MemoryPlan.of(bf16.build(), FIVE_B, List.of(FULL_SIZE));
+        MemoryPlan two = MemoryPlan.of(bf16.gradientCheckpointingChunks(2).build(), FIVE_B, List.of(FULL_SIZE));
+        MemoryPlan four = MemoryPlan.of(bf16.gradientCheckpointingChunks(4).build(), FIVE_B, List.of(FULL_SIZE));
+        MemoryPlan eight = MemoryPlan.of(bf16.gradientCheckpointingChunks(8).build(), FIVE_B, List.of(FULL_SIZE));
+        assertThat(four.bytes(Component.BLOCK_WORKING_SET)).isLessThan(one.bytes(Component.BLOCK_WORKING_SET));
+        assertThat(four.peakBytes() - four.bytes(Component.BLOCK_WORKING_SET)).as("nothing else changes")
+                .isEqualTo(one.peakBytes() - one.bytes(Component.BLOCK_WORKING_SET));
+        // the per-chunk part halves with each doubling; the staged part on the whole sequence stays
+        long twoToFour = two.bytes(Component.BLOCK_WORKING_SET) - four.bytes(Component.BLOCK_WORKING_SET);
+        long fourToEight = four.bytes(Component.BLOCK_WORKING_SET) - eight.bytes(Component.BLOCK_WORKING_SET);
+        assertThat(twoToFour).isCloseTo(2 * fourToEight, org.assertj.core.data.Offset.offset(2L));
+        assertThat(four.format()).contains("(gradient_checkpointing_segment: 1, gradient_checkpointing_chunks: 4)");
+    }
+
+    @Test
     void theShortestCheckpointingSegmentThatFitsIsOfferedWhenCheckpointingAloneDoesNot() {
         TrainingConfig cfg = lora(128).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16).build();
         long three = MemoryPlan.of(cfg.toBuilder().gradientCheckpointingSegment(3).build(), FIVE_B,

@@ -182,6 +182,21 @@ class TrainingConfigTest {
     }
 
     @Test
+    void tokenChunksDefaultToOneAndNeedCheckpointingAndAtLeastOneChunk() {
+        assertThat(TrainingConfig.parse(MINIMAL, true, "t").gradientCheckpointingChunks()).isEqualTo(1);
+        assertThat(TrainingConfig.parse(MINIMAL + "gradient_checkpointing: true\ngradient_checkpointing_chunks: 4\n",
+                true, "t").gradientCheckpointingChunks()).isEqualTo(4);
+        TrainingConfigException off = catchThrowableOfType(TrainingConfigException.class,
+                () -> TrainingConfig.parse(MINIMAL + "gradient_checkpointing_chunks: 4\n", true, "t"));
+        assertThat(off.problems()).singleElement().asString()
+                .isEqualTo("gradient_checkpointing_chunks: 4 needs gradient_checkpointing: true");
+        TrainingConfigException zero = catchThrowableOfType(TrainingConfigException.class, () -> TrainingConfig.parse(
+                MINIMAL + "gradient_checkpointing: true\ngradient_checkpointing_chunks: 0\n", true, "t"));
+        assertThat(zero.problems()).singleElement().asString()
+                .isEqualTo("gradient_checkpointing_chunks: must be >= 1 (token chunks per block backward), got 0");
+    }
+
+    @Test
     void unknownKeysAreReportedAtEveryLevelWithSuggestions() {
         TrainingConfigException e = catchThrowableOfType(TrainingConfigException.class, () -> TrainingConfig.parse(
                 MINIMAL + "outputDir: x\nlora: {rank: 4, lora-alpha: 4}\nlr_schedule: {warmup: 3}\n", true, "t"));

@@ -272,9 +272,12 @@ public final class CogVideoXBlock {
 
         /** This chunk's tokens {@code [text; video]} of a joint {@code [B, H, L + N, hd]} tensor, into {@code cs}. */
         NDArray joint(NDArray a, long l, NDManager cs) {
-            NDArray text = copy(a, new NDIndex(":, :, {}:{}", t0, t1), cs);
-            NDArray video = copy(a, new NDIndex(":, :, {}:{}", l + v0, l + v1), cs);
-            return text.concat(video, 2);
+            NDArray text = a.get(new NDIndex(":, :, {}:{}", t0, t1));
+            NDArray video = a.get(new NDIndex(":, :, {}:{}", l + v0, l + v1));
+            NDArray joint = text.concat(video, 2);                                  // the one copy
+            new NDList(text, video).close();
+            joint.attach(cs);
+            return joint;
         }
 
         /** Writes a chunk's joint {@code [B, H, s_i, hd]} values into their tokens of {@code a}. */

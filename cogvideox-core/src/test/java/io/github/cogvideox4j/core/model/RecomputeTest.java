@@ -315,7 +315,13 @@ class RecomputeTest {
     /** Loss (under "loss") and every gradient of one recomputed step, as Java arrays. */
     private static Map<String, float[]> stepGradients(CogVideoXTransformer model, TransformerInput input,
             Function<NDArray, NDArray> lossOfSample, int segment) {
-        NDArray loss = model.forwardBackwardWithRecompute(input, lossOfSample, segment);
+        return stepGradients(model, input, lossOfSample, segment, 1);
+    }
+
+    /** Loss (under "loss") and every gradient of one recomputed step in token chunks, as Java arrays. */
+    static Map<String, float[]> stepGradients(CogVideoXTransformer model, TransformerInput input,
+            Function<NDArray, NDArray> lossOfSample, int segment, int chunks) {
+        NDArray loss = model.forwardBackwardWithRecompute(input, lossOfSample, segment, chunks);
         Map<String, float[]> values = new HashMap<>();
         values.put("loss", loss.toType(DataType.FLOAT32, false).toFloatArray());
         model.namedParameters().forEach((k, p) -> values.put(k, p.getGradient().toFloatArray()));
@@ -334,7 +340,7 @@ class RecomputeTest {
     }
 
     /** Random latents, text and timestep for a config's sample size, batch 1. */
-    private static TransformerInput randomInput(CogVideoXConfig config, NDManager m, boolean requireGradients) {
+    static TransformerInput randomInput(CogVideoXConfig config, NDManager m, boolean requireGradients) {
         Engine.getInstance().setRandomSeed(7);
         NDArray x = m.randomNormal(new Shape(1, config.sampleLatentFrames(), config.inChannels(),
                 config.sampleHeight(), config.sampleWidth()));
@@ -354,7 +360,7 @@ class RecomputeTest {
     }
 
     /** Runs the step and asserts that it left only its loss in {@code caller} and nothing in the model's manager. */
-    private static void assertLeavesOnlyTheLossInTheCaller(NDManager manager, NDManager caller,
+    static void assertLeavesOnlyTheLossInTheCaller(NDManager manager, NDManager caller,
             Supplier<NDArray> step) {
         int outsideCaller = managedArrays(manager) - managedArrays(caller);
         int before = managedArrays(caller);

@@ -6,9 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.config.CogVideoXConfig;
 import io.github.cogvideox4j.core.config.CogVideoXVariant;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
@@ -117,14 +115,9 @@ class TokenChunkedBackwardTest {
                 NDManager caller = manager.newSubManager()) {
             model.setComputePrecision(precision);
             model.setRequiresGradient(true);
-            TransformerInput input = randomInput(config, caller);
-            int outsideCaller = manager.getManagedArrays().size() - caller.getManagedArrays().size();
-            int before = caller.getManagedArrays().size();
-            NDArray loss = model.forwardBackwardWithRecompute(input, NDArray::sum, 2, 3);
-            assertThat(loss.getManager()).isSameAs(caller);
-            assertThat(caller.getManagedArrays()).hasSize(before + 1).contains(loss);
-            assertThat(manager.getManagedArrays().size() - caller.getManagedArrays().size())
-                    .as("arrays left in the model's manager").isEqualTo(outsideCaller);
+            TransformerInput input = RecomputeTest.randomInput(config, caller, true);
+            RecomputeTest.assertLeavesOnlyTheLossInTheCaller(manager, caller,
+                    () -> model.forwardBackwardWithRecompute(input, NDArray::sum, 2, 3));
         }
     }
 
@@ -133,7 +126,7 @@ class TokenChunkedBackwardTest {
         CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B);
         try (NDManager manager = NDManager.newBaseManager();
                 CogVideoXTransformer model = CogVideoXTransformer.random(config, manager, 3)) {
-            TransformerInput input = randomInput(config, manager);
+            TransformerInput input = RecomputeTest.randomInput(config, manager, false);
             assertThatThrownBy(() -> model.forwardBackwardWithRecompute(input, NDArray::sum, 1, 0))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("token chunks per block backward must be >= 1, got 0");
@@ -147,8 +140,7 @@ class TokenChunkedBackwardTest {
             TransformerInput input = GoldenInputs.transformerInput(in, m);
             input.hiddenStates().setRequiresGradient(true);
             input.encoderHiddenStates().setRequiresGradient(true);
-            NDArray loss = model.forwardBackwardWithRecompute(input, sample -> sample.mul(gradG).sum(), 1, chunks);
-            return gradients(model, input, loss);
+            return RecomputeTest.stepGradients(model, input, sample -> sample.mul(gradG).sum(), 1, chunks);
         }
     }
 
@@ -159,11 +151,8 @@ class TokenChunkedBackwardTest {
                 CogVideoXTransformer model = CogVideoXTransformer.random(config, m, 3)) {
             model.setComputePrecision(precision);
             model.setRequiresGradient(true);
-            TransformerInput input = randomInput(config, m);
-            input.hiddenStates().setRequiresGradient(true);
-            input.encoderHiddenStates().setRequiresGradient(true);
-            NDArray loss = model.forwardBackwardWithRecompute(input, s -> s.square().mean(), segment, chunks);
-            return gradients(model, input, loss);
+            return RecomputeTest.stepGradients(model, RecomputeTest.randomInput(config, m, true),
+                    s -> s.square().mean(), segment, chunks);
         }
     }
 
@@ -182,30 +171,11 @@ class TokenChunkedBackwardTest {
                 l.addAdapter(h -> h.matMul(a));
                 adapters.put(t, a);
             }
-            model.forwardBackwardWithRecompute(randomInput(config, m), s -> s.square().mean(), 1, chunks);
+            model.forwardBackwardWithRecompute(RecomputeTest.randomInput(config, m, false), s -> s.square().mean(), 1,
+                    chunks);
             Map<String, float[]> values = new HashMap<>();
             adapters.forEach((k, a) -> values.put(k, a.getGradient().toFloatArray()));
             return values;
         }
-    }
-
-    private static Map<String, float[]> gradients(CogVideoXTransformer model, TransformerInput input, NDArray loss) {
-        Map<String, float[]> values = new HashMap<>();
-        values.put("loss", loss.toType(DataType.FLOAT32, false).toFloatArray());
-        model.namedParameters().forEach((k, p) -> values.put(k, p.getGradient().toFloatArray()));
-        if (input.hiddenStates().hasGradient()) {
-            values.put("inputs.hidden_states", input.hiddenStates().getGradient().toFloatArray());
-            values.put("inputs.encoder_hidden_states", input.encoderHiddenStates().getGradient().toFloatArray());
-        }
-        return values;
-    }
-
-    /** Random latents, text and timestep for a config's sample size, batch 1. */
-    private static TransformerInput randomInput(CogVideoXConfig config, NDManager m) {
-        Engine.getInstance().setRandomSeed(7);
-        NDArray x = m.randomNormal(new Shape(1, config.sampleLatentFrames(), config.inChannels(),
-                config.sampleHeight(), config.sampleWidth()));
-        NDArray text = m.randomNormal(new Shape(1, config.maxTextSeqLength(), config.textEmbedDim()));
-        return TransformerInput.of(x, text, EngineArrays.create(m, new long[] {700}, new Shape(1)));
     }
 }

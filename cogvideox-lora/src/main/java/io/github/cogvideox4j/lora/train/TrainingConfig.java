@@ -1057,20 +1057,10 @@ public final class TrainingConfig {
             p.add("validation_every: must be >= 0 (0: never), got " + validationEvery());
         }
         required(p, "non_finite", nonFinite());
-        if (gradientCheckpointingSegment() < 1) {
-            p.add("gradient_checkpointing_segment: must be >= 1 (blocks per checkpoint), got "
-                    + gradientCheckpointingSegment());
-        } else if (gradientCheckpointingSegment() > 1 && !gradientCheckpointing()) {
-            p.add("gradient_checkpointing_segment: " + gradientCheckpointingSegment() + " needs "
-                    + "gradient_checkpointing: true");
-        }
-        if (gradientCheckpointingChunks() < 1) {
-            p.add("gradient_checkpointing_chunks: must be >= 1 (token chunks per block backward), got "
-                    + gradientCheckpointingChunks());
-        } else if (gradientCheckpointingChunks() > 1 && !gradientCheckpointing()) {
-            p.add("gradient_checkpointing_chunks: " + gradientCheckpointingChunks() + " needs "
-                    + "gradient_checkpointing: true");
-        }
+        checkpointingCount(p, "gradient_checkpointing_segment", gradientCheckpointingSegment(),
+                "blocks per checkpoint");
+        checkpointingCount(p, "gradient_checkpointing_chunks", gradientCheckpointingChunks(),
+                "token chunks per block backward");
         required(p, "mixed_precision", mixedPrecision());
         if (fullFinetune() && basePrecision() != BasePrecision.FP32) {
             p.add("base_precision: " + basePrecision().name().toLowerCase(Locale.ROOT) + " holds the frozen base "
@@ -1226,6 +1216,15 @@ public final class TrainingConfig {
         }
         if (lrSchedule().numCycles() < 1) {
             p.add("lr_schedule.num_cycles: must be >= 1, got " + lrSchedule().numCycles());
+        }
+    }
+
+    /** A count that only checkpointing uses: at least 1, and above 1 only with {@code gradient_checkpointing}. */
+    private void checkpointingCount(List<String> p, String key, int v, String unit) {
+        if (v < 1) {
+            p.add(key + ": must be >= 1 (" + unit + "), got " + v);
+        } else if (v > 1 && !gradientCheckpointing()) {
+            p.add(key + ": " + v + " needs gradient_checkpointing: true");
         }
     }
 

@@ -51,7 +51,10 @@ import java.util.Set;
  * </ul>
  *
  * <p>Measured: RSS after the model is built (weights, the LoRA and the inputs), the RSS high-water mark of the step
- * (VmHWM, reset right before it), wall time. Printed: both, the plan's components and the plan / measured ratio.
+ * (VmHWM, reset right before it), wall time, and an RSS timeline (the largest reading of each 5 s, sampled every
+ * 100 ms), which tells in which phase the peak falls. Printed: all of them, the plan's components and the plan /
+ * measured ratio. For memory figures without glibc's retention of freed heap pages, run with
+ * {@code MALLOC_MMAP_THRESHOLD_=131072} (docs/training-cost.md, "Stops 24-25: token chunks").
  *
  * <p>Options: {@code --variant=COGVIDEOX_5B --layers=1 --rank=128 --base=bf16|int8 --compute=bf16|fp32
  * --frames=49 --height=480 --width=720 --mode=step|forward --segment=1 --chunks=1} ({@code --segment}: blocks per checkpoint,
@@ -121,7 +124,7 @@ public final class RealSizeStepBench {
         MemoryPlan plan = MemoryPlan.of(TrainingConfig.builder()
                 .model(TrainingConfig.ModelSource.ofPath(Path.of("random-weights")))
                 .lora(TrainingConfig.LoraSettings.of(rank, rank)).batchSize(1).gradientCheckpointing(true)
-                .gradientCheckpointingSegment(segment)
+                .gradientCheckpointingSegment(segment).gradientCheckpointingChunks(chunks)
                 .mixedPrecision(compute).basePrecision(base).build(), config, List.of(latent));
         System.out.print("# " + plan.format().replace("\n", "\n# "));
         System.out.println();
@@ -150,7 +153,8 @@ public final class RealSizeStepBench {
             long t0 = System.nanoTime();
             double loss = Double.NaN;
             int kept = 0;
-            try (NDManager s = root.newSubManager()) {
+            RssTimeline timeline = new RssTimeline(100, 5);
+            try (NDManager s = root.newSubManager(); timeline) {
                 if (step) {
                     CogVideoXObjective objective = CogVideoXObjective.of(
                             new CogVideoXDdimScheduler(SchedulerConfig.released(SchedulerConfig.DDIM_CLASS, 1.0)));
@@ -183,6 +187,8 @@ public final class RealSizeStepBench {
                             + " %d bf16 checkpoints kept%n", startKb / GIB, builtKb / GIB,
                     model.weightBytes() / (GIB * 1024), measured, step ? "step" : "forward",
                     (peakKb - builtKb) / GIB, seconds, loss, kept);
+            System.out.println("# RSS timeline, GiB (largest reading of each 5 s from the step's start): "
+                    + timeline.format());
             System.out.println("| variant | blocks | tokens | rank | base | compute | mode | built RSS GiB"
                     + " | peak RSS GiB | planned peak GiB | plan / measured | s |");
             System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");

@@ -64,33 +64,75 @@ public final class CogVideoXAttention {
      * @param cHat normalized text tokens {@code [B, L, D]}
      * @param cos RoPE cosines {@code [N, head_dim]} or {@code null}
      * @param sin RoPE sines {@code [N, head_dim]} or {@code null}
-     * @return {@code [q, k, v]}, each {@code [B, H, L + N, head_dim]} in the video input's manager
+     * @return {@code [q, k, v]}, each {@code [B, H, L + N, head_dim]} in the text input's manager
      */
     NDList projectQkv(NDArray xHat, NDArray cHat, NDArray cos, NDArray sin) {
-        long b = xHat.getShape().get(0);
         long textLen = cHat.getShape().get(1);
-        // 1. Joint sequence, text first
-        NDArray h = cHat.concat(xHat, 1);                                         // [B, S, D]
-        long s = h.getShape().get(1);
-        long d = h.getShape().get(2);
-        long hd = d / heads;
-        // 2-4. Projections split into heads, per-head q/k LayerNorm over head_dim, RoPE on the video tokens of q
-        //      and k; q and k each in a scope of their own, so their intermediates are freed at once
-        Shape split = new Shape(b, s, heads, hd);
-        NDManager owner = h.getManager();
-        NDArray q = Scopes.single(owner, sc -> queryOrKey(toQ, normQ, h, split, textLen, cos, sin), h);
-        NDArray k = Scopes.single(owner, sc -> queryOrKey(toK, normK, h, split, textLen, cos, sin), h);
-        NDArray v = toV.forward(h).reshape(split).transpose(0, 2, 1, 3);        // [B, H, S, hd]
-        return new NDList(q, k, v);
+        return Scopes.run(cHat.getManager(), sc -> {
+            // 1. Joint sequence, text first
+            NDArray h = cHat.concat(xHat, 1);                                     // [B, S, D]
+            // 2-4. Projections split into heads, per-head q/k LayerNorm over head_dim, RoPE on the video tokens
+            NDArray q = query(sc, h, textLen, cos, sin);                           // [B, H, S, hd]
+            NDList kv = keyValue(sc, h, textLen, cos, sin);                        // [B, H, S, hd] x 2
+            return new NDList(q, kv.get(0), kv.get(1));
+        }, cHat);
+    }
+
+    /**
+     * The q part of {@link #projectQkv}: {@code to_q}, split into heads, {@code norm_q}, RoPE on the video tokens.
+     * Per token.
+     *
+     * @param xHat normalized video tokens {@code [B, N, D]}
+     * @param cHat normalized text tokens {@code [B, L, D]}
+     * @param cos RoPE cosines {@code [N, head_dim]} or {@code null}
+     * @param sin RoPE sines {@code [N, head_dim]} or {@code null}
+     * @return q {@code [B, H, L + N, head_dim]} in the text input's manager
+     */
+    NDArray projectQuery(NDArray xHat, NDArray cHat, NDArray cos, NDArray sin) {
+        long textLen = cHat.getShape().get(1);
+        return Scopes.single(cHat.getManager(), sc -> query(sc, cHat.concat(xHat, 1), textLen, cos, sin), cHat);
+    }
+
+    /**
+     * The k and v part of {@link #projectQkv}: {@code to_k} with {@code norm_k} and RoPE on the video tokens, and
+     * {@code to_v}, both split into heads. Per token.
+     *
+     * @param xHat normalized video tokens {@code [B, N, D]}
+     * @param cHat normalized text tokens {@code [B, L, D]}
+     * @param cos RoPE cosines {@code [N, head_dim]} or {@code null}
+     * @param sin RoPE sines {@code [N, head_dim]} or {@code null}
+     * @return {@code [k, v]}, each {@code [B, H, L + N, head_dim]} in the text input's manager
+     */
+    NDList projectKeyValue(NDArray xHat, NDArray cHat, NDArray cos, NDArray sin) {
+        long textLen = cHat.getShape().get(1);
+        return Scopes.run(cHat.getManager(), sc -> keyValue(sc, cHat.concat(xHat, 1), textLen, cos, sin), cHat);
+    }
+
+    /** q of the joint sequence h {@code [B, S, D]}, its intermediates freed at once: {@code [B, H, S, hd]} in sc. */
+    private NDArray query(NDManager sc, NDArray h, long textLen, NDArray cos, NDArray sin) {
+        return Scopes.single(sc, t -> queryOrKey(toQ, normQ, h, split(h), textLen, cos, sin), h);
+    }
+
+    /** k (its intermediates freed at once) and v of the joint sequence h: {@code [B, H, S, hd]} x 2 in sc. */
+    private NDList keyValue(NDManager sc, NDArray h, long textLen, NDArray cos, NDArray sin) {
+        NDArray k = Scopes.single(sc, t -> queryOrKey(toK, normK, h, split(h), textLen, cos, sin), h);
+        NDArray v = toV.forward(h).reshape(split(h)).transpose(0, 2, 1, 3);    // [B, H, S, hd]
+        return new NDList(k, v);
+    }
+
+    /** {@code [B, S, H, hd]}: a joint {@code [B, S, D]} sequence split into heads. */
+    private Shape split(NDArray h) {
+        Shape shape = h.getShape();
+        return new Shape(shape.get(0), shape.get(1), heads, shape.get(2) / heads);
     }
 
     /**
      * Step 5 of {@link #forward}: scaled dot-product attention with scale {@code 1/sqrt(head_dim)}.
      *
-     * @param q queries {@code [B, H, S, hd]}
+     * @param q queries {@code [B, H, S_q, hd]} (all tokens, or a chunk of them: each query's row is its own)
      * @param k keys {@code [B, H, S, hd]}
      * @param v values {@code [B, H, S, hd]}
-     * @return {@code [B, H, S, hd]} in q's manager
+     * @return {@code [B, H, S_q, hd]} in q's manager
      */
     NDArray attend(NDArray q, NDArray k, NDArray v) {
         return kernels.attention(q, k, v);

@@ -29,28 +29,12 @@ public final class CogVideoXLayerNormZero {
      */
     public NDList forward(NDArray x, NDArray c, NDArray emb) {
         // 1. Six modulations from the conditioning, each [B, 1, D]
-        NDList m = modulations(emb);
+        NDList m = linear.forward(Silu.apply(emb)).expandDims(1).split(6, 2);
         NDArray shift = m.get(0), scale = m.get(1), gate = m.get(2);
         NDArray encShift = m.get(3), encScale = m.get(4), encGate = m.get(5);
         // 2. One shared LayerNorm, modulated per stream
         NDArray xHat = norm.forward(x).mul(scale.add(1)).add(shift);            // [B, N, D]
         NDArray cHat = norm.forward(c).mul(encScale.add(1)).add(encShift);      // [B, L, D]
         return new NDList(xHat, cHat, gate, encGate);
-    }
-
-    /**
-     * The two gates {@link #forward} returns, computed from the conditioning alone (the same values).
-     *
-     * @param emb conditioning {@code [B, T]}
-     * @return {@code [gate, encGate]}, each {@code [B, 1, D]}, in emb's manager
-     */
-    NDList gates(NDArray emb) {
-        NDList m = modulations(emb);
-        return new NDList(m.get(2), m.get(5));
-    }
-
-    /** shift, scale, gate, enc_shift, enc_scale, enc_gate, each {@code [B, 1, D]}. */
-    private NDList modulations(NDArray emb) {
-        return linear.forward(Silu.apply(emb)).expandDims(1).split(6, 2);
     }
 }

@@ -35,6 +35,7 @@ import java.util.Set;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -767,11 +768,13 @@ public final class CogVideoXTransformer implements AutoCloseable {
     }
 
     /**
-     * {@link #forwardBackwardWithRecompute(TransformerInput, Function, int)} whose blocks go back in stages and in
-     * token chunks: each block's recompute records its per-token steps (norms, q/k/v, output projection,
-     * feed-forward) one chunk of {@code 1/chunks} of the tokens at a time, and the attention kernel once, so a
-     * block's backward holds its attention kernel's tensors plus one chunk of the rest instead of all of its saved
-     * tensors at once. The price is each block's q/k/v and output projections computed once more. Gradients are those
+     * {@link #forwardBackwardWithRecompute(TransformerInput, Function, int)} whose blocks go back in token chunks:
+     * each block's keys and values are computed for all tokens first, then its whole recompute (the attention's
+     * queries against all keys and values) is recorded and gone back through one chunk of {@code 1/chunks} of the
+     * tokens at a time, then the keys and values are gone back through chunk by chunk. So a block's backward holds
+     * the keys, the values and their gradients plus one chunk of the rest instead of all of its saved tensors at
+     * once, and reads its (bf16) checkpoint one chunk at a time. The price is each block's k and v projections
+     * computed once more. Gradients are those
      * of the plain backward up to the order of the float sums over the tokens (so not bit for bit, unlike the segment).
      * One chunk is {@link #forwardBackwardWithRecompute(TransformerInput, Function, int)} itself.
      *
@@ -814,7 +817,7 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     for (int i = 0; i < transformerBlocks.size(); i++) {
                         boolean checkpoint = i % segment == 0;
                         blockInputs.add(checkpoint ? keepInput(v, c, bf16) : null);
-                        NDList out = runBlock(transformerBlocks.get(i), scope, v, c, conditioning, ForwardProbe.NONE);
+                        NDList out = runUnrecorded(transformerBlocks.get(i), scope, v, c, conditioning, chunks);
                         if (bf16 || !checkpoint) {
                             v.close();
                             c.close();
@@ -857,27 +860,35 @@ public final class CogVideoXTransformer implements AutoCloseable {
                     //    for one (the LayerNorm outputs the modulations multiply, the outputs the gates multiply).
                     for (int i = transformerBlocks.size() - 1; i >= 0; i--) {
                         if (blockInputs.get(i) == null) {
-                            recomputeSegmentInputs(blockInputs, i - i % segment, i, scope, conditioning, bf16);
+                            recomputeSegmentInputs(blockInputs, i - i % segment, i, scope, conditioning, bf16,
+                                    chunks);
                         }
                         NDList upstream;
                         try (NDManager blockScope = scope.newSubManager()) {
                             NDList kept = blockInputs.set(i, null);
-                            NDArray xv = bf16 ? kernels.pack().toFloat32(kept.get(0)) : kept.get(0).duplicate();
-                            NDArray xc = bf16 ? kernels.pack().toFloat32(kept.get(1)) : kept.get(1).duplicate();
-                            kept.close();
+                            kept.attach(blockScope);
                             NDArray xe = stemBackward ? emb.duplicate() : emb;
-                            for (NDArray a : stemBackward ? new NDArray[] {xv, xc, xe} : new NDArray[] {xv, xc}) {
-                                a.attach(blockScope);
-                                a.setRequiresGradient(a == xe || chunks == 1);
+                            if (stemBackward) {
+                                xe.attach(blockScope);
+                                xe.setRequiresGradient(true);
                             }
                             CogVideoXBlock block = transformerBlocks.get(i);
                             NDArray gv = gradV;
                             NDArray gt = gradC;
                             if (chunks > 1) {
-                                // in stages and token chunks; the block closes the upstream gradients once used
-                                upstream = block.backwardInTokenChunks(xv, xc, xe, stem.cos(), stem.sin(), gv, gt,
-                                        chunks);
+                                // in token chunks, each widened from the kept input on its own; the block writes
+                                // its input's gradients over the upstream gradients
+                                UnaryOperator<NDArray> widen = bf16 ? kernels.pack()::toFloat32 : NDArray::duplicate;
+                                upstream = block.backwardInTokenChunks(kept.get(0), kept.get(1), widen, xe,
+                                        stem.cos(), stem.sin(), gv, gt, chunks);
                             } else {
+                                NDArray xv = bf16 ? kernels.pack().toFloat32(kept.get(0)) : kept.get(0).duplicate();
+                                NDArray xc = bf16 ? kernels.pack().toFloat32(kept.get(1)) : kept.get(1).duplicate();
+                                kept.close();
+                                for (NDArray a : new NDArray[] {xv, xc}) {
+                                    a.attach(blockScope);
+                                    a.setRequiresGradient(true);
+                                }
                                 try (GradientCollector gc = engine.newGradientCollector()) {
                                     // the block's outputs and their products with the upstream gradients are freed
                                     // before the backward: autograd needs neither, only the scalar
@@ -895,7 +906,11 @@ public final class CogVideoXTransformer implements AutoCloseable {
                             }
                             upstream.attach(scope);
                         }
-                        new NDList(gradV, gradC).close();
+                        for (NDArray g : new NDArray[] {gradV, gradC}) {
+                            if (g != upstream.get(0) && g != upstream.get(1)) {
+                                g.close();                   // a chunked block backward reuses them for its own
+                            }
+                        }
                         if (gradEmb != null) {
                             gradEmb.close();
                         }
@@ -927,12 +942,12 @@ public final class CogVideoXTransformer implements AutoCloseable {
      * the checkpoint's.
      */
     private void recomputeSegmentInputs(List<NDList> blockInputs, int start, int last, NDManager scope,
-            Stem conditioning, boolean bf16) {
+            Stem conditioning, boolean bf16, int chunks) {
         NDList from = blockInputs.get(start);
         NDArray v = bf16 ? kernels.pack().toFloat32(from.get(0)) : from.get(0);                 // [B, N, D]
         NDArray c = bf16 ? kernels.pack().toFloat32(from.get(1)) : from.get(1);                 // [B, L, D]
         for (int j = start; j < last; j++) {
-            NDList out = runBlock(transformerBlocks.get(j), scope, v, c, conditioning, ForwardProbe.NONE);
+            NDList out = runUnrecorded(transformerBlocks.get(j), scope, v, c, conditioning, chunks);
             if (bf16) {
                 // the checkpoint's widening, or the float32 output whose bf16 copy the previous step kept
                 v.close();
@@ -1026,6 +1041,13 @@ public final class CogVideoXTransformer implements AutoCloseable {
         probe.accept(block.name() + ".hidden_states", out.get(0));
         probe.accept(block.name() + ".encoder_hidden_states", out.get(1));
         return out;
+    }
+
+    /** A block's forward without recording for the recompute: in token chunks when {@code chunks > 1}. */
+    private NDList runUnrecorded(CogVideoXBlock block, NDManager scope, NDArray v, NDArray c, Stem stem, int chunks) {
+        return chunks == 1 ? runBlock(block, scope, v, c, stem, ForwardProbe.NONE)
+                : Scopes.run(scope, s -> block.forwardInTokenChunks(v, c, stem.emb(), stem.cos(), stem.sin(), chunks),
+                        v, c, stem.emb());
     }
 
     /** Steps 5-6: norm_final, norm_out (AdaLN), proj_out on the video tokens, then unpatchify. */

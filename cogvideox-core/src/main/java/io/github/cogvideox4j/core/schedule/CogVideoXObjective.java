@@ -143,10 +143,10 @@ public final class CogVideoXObjective {
     }
 
     /**
-     * {@link #lossAndBackward(CogVideoXTransformer, TrainingInput, int)} whose blocks go back in stages and in
-     * {@code chunks} token chunks ({@link CogVideoXTransformer#forwardBackwardWithRecompute(
+     * {@link #lossAndBackward(CogVideoXTransformer, TrainingInput, int)} whose blocks go back in {@code chunks}
+     * token chunks ({@link CogVideoXTransformer#forwardBackwardWithRecompute(
      * TransformerInput, java.util.function.Function, int, int)}): a smaller block working set, at the price of each
-     * block's q/k/v and output projections computed once more.
+     * block's k and v projections computed once more.
      *
      * @param model the transformer
      * @param input the inputs, every random draw explicit

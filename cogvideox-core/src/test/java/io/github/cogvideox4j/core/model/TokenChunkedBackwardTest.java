@@ -26,7 +26,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A block backward in stages and token chunks ({@code forwardBackwardWithRecompute(in, loss, segment, chunks)}): the
+ * A block backward in token chunks ({@code forwardBackwardWithRecompute(in, loss, segment, chunks)}): the
  * gradients of one chunk up to the order of the float sums over the tokens, and of the Python reference at the
  * golden tolerance.
  */
@@ -91,7 +91,7 @@ class TokenChunkedBackwardTest {
 
     @Test
     void blockAdaptersOnAFrozenModelGetTheOneChunkGradients() {
-        // nothing goes back through the stem: the conditioning records no gradient in any stage
+        // nothing goes back through the stem: the conditioning records no gradient in any pass
         CogVideoXConfig config = CogVideoXConfig.tiny(CogVideoXVariant.COGVIDEOX_5B);
         List<String> targets = List.of("transformer_blocks.0.attn1.to_q", "transformer_blocks.0.norm1.linear",
                 "transformer_blocks.1.attn1.to_out.0", "transformer_blocks.1.ff.net.0.proj",
@@ -118,6 +118,33 @@ class TokenChunkedBackwardTest {
             TransformerInput input = RecomputeTest.randomInput(config, caller, true);
             RecomputeTest.assertLeavesOnlyTheLossInTheCaller(manager, caller,
                     () -> model.forwardBackwardWithRecompute(input, NDArray::sum, 2, 3));
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = CogVideoXVariant.class, names = {"COGVIDEOX_2B", "COGVIDEOX_5B"})
+    void aChunkedForwardGivesTheBlocksForward(CogVideoXVariant variant) {
+        // 2B without RoPE, 5B with it; 3 chunks of 64 video and 8 text tokens
+        CogVideoXConfig config = CogVideoXConfig.tiny(variant).withNumLayers(1);
+        try (NDManager manager = NDManager.newBaseManager();
+                CogVideoXTransformer model = CogVideoXTransformer.random(config, manager, 5)) {
+            Engine.getInstance().setRandomSeed(11);
+            CogVideoXBlock block = model.transformerBlocks().get(0);
+            long d = config.innerDim();
+            NDArray x = manager.randomNormal(new Shape(1, 64, d));
+            NDArray c = manager.randomNormal(new Shape(1, 8, d));
+            NDArray emb = manager.randomNormal(new Shape(1, config.timeEmbedDim()));
+            boolean rope = config.useRotaryPositionalEmbeddings();
+            NDArray cos = rope ? manager.randomUniform(-1, 1, new Shape(64, config.attentionHeadDim())) : null;
+            NDArray sin = rope ? manager.randomUniform(-1, 1, new Shape(64, config.attentionHeadDim())) : null;
+            var whole = block.forward(x, c, emb, cos, sin, ForwardProbe.NONE);
+            var chunked = block.forwardInTokenChunks(x, c, emb, cos, sin, 3);
+            for (int i = 0; i < 2; i++) {
+                assertThat(chunked.get(i).getShape()).isEqualTo(whole.get(i).getShape());
+                // each token's row by the same ops: at most the GEMMs' float rounding on fewer rows
+                Tolerance.assertCloseToMax(variant + " output " + i, chunked.get(i).toFloatArray(),
+                        whole.get(i).toFloatArray(), 1e-6, 0);
+            }
         }
     }
 

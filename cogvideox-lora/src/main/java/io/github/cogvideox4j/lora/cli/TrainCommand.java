@@ -418,12 +418,12 @@ final class TrainCommand implements Callable<Integer> {
             long batch = cfg.batchSize();
             // per block forward: q,k,v,out 4*2*S*D^2, ff 2*2*S*D*4D, attention 4*S^2*D; a step is the forward and a
             // backward of twice its cost, plus with checkpointing the recompute of every block and, with a segment
-            // of k blocks, n - ceil(n / k) more block forwards, and with token chunks q,k,v,out once more per block
+            // of k blocks, n - ceil(n / k) more block forwards, and with token chunks k,v once more per block
             int n = c.numLayers();
             int k = Math.min(cfg.gradientCheckpointingSegment(), n);
             double forwardPasses = 3.0 * n + (cfg.gradientCheckpointing() ? n + n - (n + k - 1) / k : 0);
             double flops = forwardPasses * batch * (8.0 * s * d * d + 16.0 * s * d * d + 4.0 * s * s * d)
-                    + (cfg.gradientCheckpointingChunks() > 1 ? n * batch * 8.0 * s * d * d : 0);
+                    + (cfg.gradientCheckpointingChunks() > 1 ? n * batch * 4.0 * s * d * d : 0);
             double act = MemoryPlan.of(cfg, c, List.of(b)).activationBytes();
             out.printf("bucket %s latents: %,d tokens; step ~%.2f GFLOP -> ~%.0f ms at the measured %.0f GFLOP/s; "
                     + "activations ~%.1f MiB%n", b, s, flops / 1e9, flops / 1e9 / gflops * 1e3, gflops,

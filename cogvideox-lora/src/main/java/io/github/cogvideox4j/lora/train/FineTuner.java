@@ -619,9 +619,9 @@ public final class FineTuner implements AutoCloseable {
 
         /**
          * Token chunks per block backward under gradient checkpointing (default 1). With {@code c} chunks each
-         * block goes back in stages: its attention kernel recorded once, every per-token step on {@code 1/c} of the
-         * tokens at a time, so a block's working set shrinks, for q/k/v and the output projection computed once
-         * more; gradients change only by the order of the float sums over the tokens (see
+         * block's recompute is recorded and gone back through on {@code 1/c} of the tokens at a time, its queries
+         * against the keys and values of all tokens, so a block's working set shrinks to the keys, the values, their
+         * gradients and one chunk of the rest, for the k and v projections computed once more; gradients change only by the order of the float sums over the tokens (see
          * {@link CogVideoXTransformer#forwardBackwardWithRecompute(
          * io.github.cogvideox4j.core.model.TransformerInput, java.util.function.Function, int, int)}).
          *

@@ -123,13 +123,20 @@ public final class MemoryPlan {
     /** The attention kernel's backward: dq, dk, dv, width D each. */
     static final int ATTENTION_D = 3;
     /**
-     * With token chunks ({@code gradient_checkpointing_chunks} above 1): what a block's staged backward holds on the
-     * whole sequence while one chunk of its other saved tensors and transient gradients is alive, width D, fp32.
-     * Counted: q, k, v, the attention output and its gradient (5); the rest is the kernel's own backward buffers and
-     * the midpoint's values and gradient. Fitted to the real-size step (5B, one block, 4 chunks: 0.768 GiB below the
-     * one-chunk peak, which 10 reproduces within 30 MiB).
+     * With token chunks ({@code gradient_checkpointing_chunks} above 1): what a block's chunked backward holds on the
+     * whole sequence, beyond {@link #CHECKPOINT_EXTRA_D} and {@link #ATTENTION_D}, while one chunk of its saved
+     * tensors and transient gradients is alive; width D, fp32. Counted: the keys, the values, their gradients and the
+     * kernel's dk and dv of the chunk (6 of width D, which replace the kernel's 3), while the input is no longer
+     * widened whole and its gradient takes the upstream gradient's place (one fewer). Fitted to the real-size step
+     * (5B, 17,776 tokens, one block, r128, bf16, 4 chunks: a peak of 3.798 GiB, which 4 reproduces at +2.4%).
      */
-    static final int STAGED_D = 10;
+    static final int STAGED_D = 4;
+    /**
+     * The most token chunks a budget suggestion offers. Measured at real size (5B, one block): 8 chunks peaked above
+     * 4, because glibc keeps the freed pages of tensors under its dynamic mmap threshold (up to 32 MB) resident, and the
+     * plan does not model that.
+     */
+    static final int MAX_SUGGESTED_CHUNKS = 4;
 
     private final Map<Component, Long> bytes;
     private final Bucket largestBucket;
@@ -386,8 +393,9 @@ public final class MemoryPlan {
     public record Suggestion(String change, MemoryPlan plan) {}
 
     /**
-     * Plans the run with each single switch applied (checkpointing on, the shortest checkpointing segment that fits
-     * when checkpointing alone does not, bf16, an int8 base for a LoRA, the largest LoRA
+     * Plans the run with each single switch applied (checkpointing on; when checkpointing alone does not fit, the
+     * shortest checkpointing segment and the fewest token chunks (a power of two up to
+     * {@value #MAX_SUGGESTED_CHUNKS}) that fit; bf16, an int8 base for a LoRA, the largest LoRA
      * rank below the current one that fits, batch size 1, dropping the largest buckets, all switches together) and
      * keeps those that fit.
      *
@@ -406,19 +414,33 @@ public final class MemoryPlan {
             add(fits, "gradient_checkpointing: true", of(c, model, latentBuckets), budgetBytes);
             all = all.toBuilder().gradientCheckpointing(true).build();
         }
+        boolean checkpointingFits = !fits.isEmpty();
+        String checkpointingOn = cfg.gradientCheckpointing() ? "" : "gradient_checkpointing: true, ";
         int fewest = fewestInputsSegment(model.numLayers());
-        if (fits.isEmpty() && cfg.gradientCheckpointingSegment() < fewest) {
+        if (!checkpointingFits && cfg.gradientCheckpointingSegment() < fewest) {
             // the shortest segment that fits: each block more per segment costs recompute
             for (int k = cfg.gradientCheckpointingSegment() + 1; k <= fewest; k++) {
                 TrainingConfig c = cfg.toBuilder().gradientCheckpointing(true).gradientCheckpointingSegment(k).build();
                 MemoryPlan p = of(c, model, latentBuckets);
                 if (p.peakBytes() <= budgetBytes) {
-                    fits.add(new Suggestion((cfg.gradientCheckpointing() ? "" : "gradient_checkpointing: true, ")
-                            + "gradient_checkpointing_segment: " + k, p));
+                    fits.add(new Suggestion(checkpointingOn + "gradient_checkpointing_segment: " + k, p));
                     break;
                 }
             }
             all = all.toBuilder().gradientCheckpointing(true).gradientCheckpointingSegment(fewest).build();
+        }
+        if (!checkpointingFits && cfg.gradientCheckpointingChunks() < MAX_SUGGESTED_CHUNKS) {
+            // the fewest token chunks that fit: each chunk more makes the per-token GEMMs smaller
+            for (int c = Math.max(2, 2 * cfg.gradientCheckpointingChunks()); c <= MAX_SUGGESTED_CHUNKS; c *= 2) {
+                TrainingConfig t = cfg.toBuilder().gradientCheckpointing(true).gradientCheckpointingChunks(c).build();
+                MemoryPlan p = of(t, model, latentBuckets);
+                if (p.peakBytes() <= budgetBytes) {
+                    fits.add(new Suggestion(checkpointingOn + "gradient_checkpointing_chunks: " + c, p));
+                    break;
+                }
+            }
+            all = all.toBuilder().gradientCheckpointing(true).gradientCheckpointingChunks(MAX_SUGGESTED_CHUNKS)
+                    .build();
         }
         if (cfg.mixedPrecision() != ComputePrecision.BF16 && !cfg.fullFinetune()) {
             TrainingConfig c = cfg.toBuilder().mixedPrecision(ComputePrecision.BF16).build();
@@ -457,7 +479,8 @@ public final class MemoryPlan {
         }
         if (all != cfg && fits.isEmpty()) {
             add(fits, "all of: gradient_checkpointing: true, gradient_checkpointing_segment: "
-                    + all.gradientCheckpointingSegment() + ", mixed_precision: bf16 (LoRA), batch_size: 1",
+                    + all.gradientCheckpointingSegment() + ", gradient_checkpointing_chunks: "
+                    + all.gradientCheckpointingChunks() + ", mixed_precision: bf16 (LoRA), batch_size: 1",
                     of(all, model, latentBuckets), budgetBytes);
         }
         return fits;
@@ -501,8 +524,8 @@ public final class MemoryPlan {
                 cfg.memoryBudgetGb()));
         sb.append(plan.format());
         if (fits.isEmpty()) {
-            sb.append("no single switch (gradient_checkpointing, gradient_checkpointing_segment, mixed_precision, "
-                    + "lora.rank, batch_size, buckets) "
+            sb.append("no single switch (gradient_checkpointing, gradient_checkpointing_segment, "
+                    + "gradient_checkpointing_chunks, mixed_precision, base_precision, lora.rank, batch_size, buckets) "
                     + "makes it fit");
         } else {
             sb.append("switches that fit the budget:");

@@ -815,11 +815,10 @@ public final class TrainingConfig {
 
     /**
      * @return {@code gradient_checkpointing_chunks}: token chunks per block backward under gradient checkpointing
-     *     (default 1). With c chunks each block goes back in stages: the attention kernel is recorded once on the
-     *     whole sequence, and every per-token step (norms, q/k/v and output projections, feed-forward) is recorded
-     *     and gone back through on {@code 1/c} of the tokens at a time, so a block's working set shrinks to the
-     *     kernel's tensors plus one chunk of the rest. The price is q/k/v and the output projection computed once
-     *     more per block. Gradients change only by the order of the float sums over the tokens
+     *     (default 1). With c chunks each block's recompute is recorded and gone back through on {@code 1/c} of
+     *     the tokens at a time, the attention's queries of the chunk against the keys and values of all tokens, so
+     *     a block's working set shrinks to the keys, the values, their gradients and one chunk of the rest. The
+     *     price is the k and v projections computed once more per block. Gradients change only by the order of the float sums over the tokens
      */
     public int gradientCheckpointingChunks() {
         return v.gradientCheckpointingChunks;

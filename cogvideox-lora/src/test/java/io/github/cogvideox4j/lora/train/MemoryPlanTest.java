@@ -212,6 +212,20 @@ class MemoryPlanTest {
     }
 
     @Test
+    void theFewestTokenChunksThatFitAreOfferedWhenCheckpointingAloneDoesNot() {
+        TrainingConfig cfg = lora(128).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16).build();
+        long four = MemoryPlan.of(cfg.toBuilder().gradientCheckpointingChunks(4).build(), FIVE_B,
+                List.of(FULL_SIZE)).peakBytes();
+        assertThat(MemoryPlan.suggestions(cfg, FIVE_B, List.of(FULL_SIZE), four))
+                .extracting(MemoryPlan.Suggestion::change).contains("gradient_checkpointing_chunks: 4")
+                .doesNotContain("gradient_checkpointing_chunks: 2", "gradient_checkpointing_chunks: 8");
+        TrainingConfig off = cfg.toBuilder().gradientCheckpointing(false).build();
+        assertThat(MemoryPlan.suggestions(off, FIVE_B, List.of(FULL_SIZE), four))
+                .extracting(MemoryPlan.Suggestion::change)
+                .contains("gradient_checkpointing: true, gradient_checkpointing_chunks: 4");
+    }
+
+    @Test
     void withBf16CheckpointsOnlyAStemThatRecordedAGraphKeepsItsFloat32Output() {
         TrainingConfig.Builder lora = lora(16).gradientCheckpointing(true).mixedPrecision(ComputePrecision.BF16);
         MemoryPlan frozenStem = MemoryPlan.of(lora.build(), FIVE_B, List.of(FULL_SIZE));

@@ -773,10 +773,10 @@ public final class CogVideoXTransformer implements AutoCloseable {
      * queries against all keys and values) is recorded and gone back through one chunk of {@code 1/chunks} of the
      * tokens at a time, then the keys and values are gone back through chunk by chunk. So a block's backward holds
      * the keys, the values and their gradients plus one chunk of the rest instead of all of its saved tensors at
-     * once, and reads its (bf16) checkpoint one chunk at a time. The price is each block's k and v projections
-     * computed once more. Gradients are those
-     * of the plain backward up to the order of the float sums over the tokens (so not bit for bit, unlike the segment).
-     * One chunk is {@link #forwardBackwardWithRecompute(TransformerInput, Function, int)} itself.
+     * once, and reads its (bf16) checkpoint one chunk at a time. The unrecorded forwards (the checkpoint pass, a
+     * segment's refill) run in the same chunks. The price is each block's k and v projections computed once more.
+     * Gradients are those of the plain backward up to the order of the float sums over the tokens (so not bit for
+     * bit, unlike the segment). One chunk is {@link #forwardBackwardWithRecompute(TransformerInput, Function, int)} itself.
      *
      * @param in the inputs (validated as for {@link #forward})
      * @param lossOfSample maps the sample to a scalar loss, as for the three-argument method

@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * Java with an {@link IllegalArgumentException} before any native call. The shapes must agree across ranks; that is
  * the caller's contract (a disagreement fails the call or times out, it never corrupts memory).
  *
- * <p><b>Results.</b> Sums are reduced by Gloo's ring (all-reduce) and halving-doubling (reduce-scatter) algorithms:
+ * <p><b>Results.</b> Sums are reduced by Gloo's all-reduce (reduce-scatter too: an all-reduce of a copy, then this
+ * rank's part, because Gloo's halving-doubling reduce-scatter intermittently returns wrong values for large parts):
  * every rank ends with the same bits. {@link ReduceOp#AVERAGE} divides those sums by the world size on every rank
  * in the same way, so averages are bitwise equal on all ranks too.
  *
@@ -207,7 +208,7 @@ public final class GlooProcessGroup implements ProcessGroup {
                 + "elements, expected worldSize * output = %s * %s = %s", worldSize(), input.size(), worldSize(), n,
                 n * worldSize());
         Preconditions.checkArgument(input.size() <= Integer.MAX_VALUE, "reduceScatter: the input has %s elements, "
-                + "at most %s supported (Gloo's halving-doubling counts in int)", input.size(), Integer.MAX_VALUE);
+                + "at most %s supported (the shim counts in int)", input.size(), Integer.MAX_VALUE);
         run("reduceScatter", op + " of " + input.size() + " FLOAT32 elements into " + n,
                 h -> GlooNative.reduceScatter(h, in, out, n, op == ReduceOp.AVERAGE));
     }

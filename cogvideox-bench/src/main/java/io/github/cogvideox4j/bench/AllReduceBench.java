@@ -3,6 +3,7 @@ package io.github.cogvideox4j.bench;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import io.github.cogvideox4j.core.dist.ProcessGroup;
 import io.github.cogvideox4j.core.dist.ProcessGroup.ReduceOp;
@@ -29,8 +30,8 @@ import java.util.concurrent.TimeUnit;
  * -Dai.djl.offline=true}, {@code THP_MEM_ALLOC_ENABLE=1} and the torchrun-style variables on 127.0.0.1 and a free
  * port), which form their group with {@link ProcessGroup#fromEnvironment(ProcessGroup.Options)}. For each size
  * ({@code --sizes} in MB of float32), every rank all-reduces (SUM, in place) one array {@code --warmup} times, then
- * {@code --reps} times, each repetition started by a barrier and timed on rank 0; then rank 0 times the same number
- * of memcpys of the same bytes between two direct buffers ({@code ByteBuffer.put}, what the JVM lowers to memcpy).
+ * {@code --reps} times, each repetition started by a barrier and timed on rank 0, and reduce-scatters (AVERAGE) it into
+ * a part of {@code 1/W} of its elements the same number of times; then rank 0 times the same number of memcpys of the same bytes between two direct buffers ({@code ByteBuffer.put}, what the JVM lowers to memcpy).
  * Rank 0 prints min and median of both and the ratio all-reduce time / memcpy time (the best of each: the machines
  * are shared, the least disturbed repetition is the fairest comparison). The bus bandwidth is the all-reduce's
  * conventional figure {@code 2 (W-1)/W * bytes / time} (the bytes every rank sends and receives in a ring).
@@ -80,24 +81,20 @@ public final class AllReduceBench {
             int w = group.worldSize();
             if (speak) {
                 System.out.println("engine: " + group + "; " + reps + " repetitions after " + warmup + " warm-up");
-                System.out.printf(Locale.ROOT, "%8s | %10s %10s %12s %12s | %10s %10s %10s | %8s%n", "MB",
-                        "allreduce", "median", "algbw GB/s", "busbw GB/s", "memcpy", "median", "GB/s",
-                        "ratio");
+                System.out.printf(Locale.ROOT, "%8s | %10s %10s %12s %12s | %13s %10s | %10s %10s %10s | %8s%n",
+                        "MB", "allreduce", "median", "algbw GB/s", "busbw GB/s", "reducescatter", "median", "memcpy",
+                        "median", "GB/s", "ratio");
             }
             for (int mb : sizes) {
                 long floats = (long) mb * (1 << 20) / Float.BYTES;
                 try (NDManager sub = manager.newSubManager()) {
                     NDArray x = sub.ones(new Shape(floats));
-                    double[] reduce = new double[reps];
-                    for (int i = 0; i < warmup + reps; i++) {
-                        group.barrier();
-                        long t0 = System.nanoTime();
-                        group.allReduce(ReduceOp.SUM, x);
-                        long t1 = System.nanoTime();
-                        if (i >= warmup) {
-                            reduce[i - warmup] = (t1 - t0) / 1e6;
-                        }
-                    }
+                    double[] reduce = time(group, warmup, reps, () -> group.allReduce(ReduceOp.SUM, x));
+                    long part = floats / w;
+                    NDArray input = x.get(new NDIndex("0:{}", part * w));
+                    NDArray output = sub.zeros(new Shape(part));
+                    double[] scatter = time(group, warmup, reps,
+                            () -> group.reduceScatter(ReduceOp.AVERAGE, input, output));
                     group.barrier();
                     if (!speak) {
                         continue;
@@ -106,17 +103,33 @@ public final class AllReduceBench {
                     double bytes = floats * (double) Float.BYTES;
                     double rMin = min(reduce);
                     double cMin = min(copy);
-                    System.out.printf(Locale.ROOT, "%8d | %10.2f %10.2f %12.3f %12.3f | %10.2f %10.2f %10.3f | %8.1f%n",
-                            mb, rMin, median(reduce), bytes / rMin / 1e6, 2.0 * (w - 1) / w * bytes / rMin / 1e6,
-                            cMin, median(copy), bytes / cMin / 1e6, rMin / cMin);
+                    System.out.printf(Locale.ROOT, "%8d | %10.2f %10.2f %12.3f %12.3f | %13.2f %10.2f | %10.2f %10.2f "
+                            + "%10.3f | %8.1f%n", mb, rMin, median(reduce), bytes / rMin / 1e6,
+                            2.0 * (w - 1) / w * bytes / rMin / 1e6, min(scatter), median(scatter), cMin, median(copy),
+                            bytes / cMin / 1e6, rMin / cMin);
                 }
             }
             group.barrier(); // rank 0's last memcpy ends before anyone leaves
             if (speak) {
                 System.out.println("times in ms; algbw = bytes / all-reduce time; busbw = 2(W-1)/W * bytes / time; "
-                        + "ratio = best all-reduce time / best memcpy time of the same bytes (" + bytesNote() + ")");
+                        + "reducescatter = the AVERAGE reduce-scatter of the same array into 1/W of it; ratio = best all-reduce time / best memcpy time of the same bytes (" + bytesNote() + ")");
             }
         }
+    }
+
+    /** Times {@code reps} calls of a collective after {@code warmup}, each started by a barrier: ms each. */
+    private static double[] time(ProcessGroup group, int warmup, int reps, Runnable collective) {
+        double[] times = new double[reps];
+        for (int i = 0; i < warmup + reps; i++) {
+            group.barrier();
+            long t0 = System.nanoTime();
+            collective.run();
+            long t1 = System.nanoTime();
+            if (i >= warmup) {
+                times[i - warmup] = (t1 - t0) / 1e6;
+            }
+        }
+        return times;
     }
 
     private static double[] memcpy(long bytes, int warmup, int reps) {

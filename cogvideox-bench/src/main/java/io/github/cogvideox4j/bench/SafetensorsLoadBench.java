@@ -2,6 +2,8 @@ package io.github.cogvideox4j.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.github.cogvideox4j.core.EngineArrays;
 import io.github.cogvideox4j.core.io.SafetensorsDType;
 import io.github.cogvideox4j.core.io.SafetensorsReader;
 import io.github.cogvideox4j.core.io.SafetensorsWriter;
@@ -50,11 +52,16 @@ import org.openjdk.jmh.infra.Blackhole;
  *       for a lazy load): compare with {@link #sumMappedBuffer};</li>
  *   <li>{@link #readBytesIntoDirectBuffer}: the floor for the same bytes: positional {@link FileChannel} reads
  *       into one reused direct buffer;</li>
- *   <li>{@link #sumMappedBuffer}: map each tensor region and sum it as longs (touches every byte once).</li>
+ *   <li>{@link #sumMappedBuffer}: map each tensor region and sum it as longs (touches every byte once);</li>
+ *   <li>{@link #copyFloat32Output}: the floor for the bytes a load into FLOAT32 writes: one engine copy
+ *       ({@code duplicate}) of a FLOAT32 tensor of the same shape per tensor, into new memory, arrays closed
+ *       after each pass as in {@link #readIntoNDArrays}. A BF16 file widened to FLOAT32 writes these bytes,
+ *       twice the bytes it reads, so its load is bounded below by this copy, not by the byte read.</li>
  * </ul>
  * The file stays in the page cache after the first pass, so this measures memory traffic and conversion,
  * not the disk. Ratios of interest, per dtype: readIntoNDArrays and readIntoBf16Storage over
- * readBytesIntoDirectBuffer (issue goal: at most 1.5), and readIntoNDArraysAndSum over sumMappedBuffer.
+ * readBytesIntoDirectBuffer (issue goal: at most 1.5), readIntoNDArrays over copyFloat32Output (the widening
+ * against a memcpy of the bytes it writes), and readIntoNDArraysAndSum over sumMappedBuffer.
  *
  * <p>Run (after {@code mvn -pl cogvideox-bench -am package -DskipTests}):
  * {@code THP_MEM_ALLOC_ENABLE=1 java -Dai.djl.offline=true -cp <classpath> org.openjdk.jmh.Main
@@ -84,6 +91,7 @@ public class SafetensorsLoadBench {
     private NDManager manager;
     private KernelPack pack;
     private ByteBuffer scratch;
+    private NDArray float32Tensor;
 
     /**
      * Generates the file.
@@ -112,6 +120,7 @@ public class SafetensorsLoadBench {
         scratch = ByteBuffer.allocateDirect((int) proto.littleEndianBytes().remaining());
         manager = NDManager.newBaseManager();
         pack = KernelPack.load();
+        float32Tensor = EngineArrays.create(manager, values, new Shape(ROWS, COLS));
     }
 
     /**
@@ -207,6 +216,20 @@ public class SafetensorsLoadBench {
                 }
             }
             bh.consume(sum);
+        }
+    }
+
+    /**
+     * @param bh sink
+     */
+    @Benchmark
+    public void copyFloat32Output(Blackhole bh) {
+        try (NDManager sub = manager.newSubManager()) {
+            for (int t = 0; t < tensors; t++) {
+                NDArray copy = float32Tensor.duplicate();
+                copy.attach(sub);
+                bh.consume(copy);
+            }
         }
     }
 

@@ -124,16 +124,24 @@ public final class MemoryPlan {
     static final int ATTENTION_D = 3;
     /**
      * With token chunks ({@code gradient_checkpointing_chunks} above 1): what a block's chunked backward holds on the
-     * whole sequence, beyond {@link #CHECKPOINT_EXTRA_D} and {@link #ATTENTION_D}, while one chunk of its saved
-     * tensors and transient gradients is alive; width D, fp32. Counted: the keys, the values, their gradients and the
-     * kernel's dk and dv of the chunk (6 of width D, which replace the kernel's 3), while the input is no longer
-     * widened whole and its gradient takes the upstream gradient's place (one fewer). Fitted to the real-size step
-     * (5B, 17,776 tokens, one block, r128, bf16, 4 chunks: a peak of 3.798 GiB, which 4 reproduces at +2.4%).
+     * whole sequence, beyond {@link #CHECKPOINT_EXTRA_D} and {@link #ATTENTION_D}, whatever the number of chunks (the
+     * keys, the values and their gradients among it); width D, fp32. A fitted constant, not a count: fitted with
+     * {@link #CHUNK_EXTRA_D} to four real-size steps (one block, r128, bf16 base and compute, the launcher's 16 MiB
+     * mmap threshold for the 8-chunk steps, glibc's dynamic one for the 4-chunk steps of stop 25): 5B at 17,776 tokens
+     * with 4 and 8 chunks (3.798 and 3.163 GiB, planned +1.1% and +1.1%) and 1.5-5B at 45,106 tokens with 4 and 8
+     * chunks (8.012 and 6.446 GiB, planned +5.7% and +6.2%). Stop 25's single constant (4, on the whole sequence)
+     * planned the 1.5-5B 8-chunk step 15% high.
      */
-    static final int STAGED_D = 4;
+    static final int STAGED_D = 2;
+    /**
+     * With token chunks: what one chunk's recorded block holds beyond its share (1/c) of an unchunked block's saved
+     * tensors and transient gradients; width D, fp32, divided by the number of chunks c. A fitted constant (see
+     * {@link #STAGED_D}): in the four steps the part that shrinks with the chunks was 1.3-1.4 times that share.
+     */
+    static final int CHUNK_EXTRA_D = 7;
     /**
      * The most token chunks a budget suggestion offers. Measured at real size (5B, one block, 8 chunks): the plan is
-     * 8.5% above the peak with glibc's mmap threshold fixed at 16 MiB, as the project's launcher sets it; with glibc's
+     * 1.1% above the peak with glibc's mmap threshold fixed at 16 MiB, as the project's launcher sets it; with glibc's
      * dynamic threshold the peak was above the 4-chunk one, because the freed pages of tensors under it (up to 32 MB)
      * stay resident. More chunks make a 5B chunk's tensors smaller than 16 MiB.
      */
@@ -230,7 +238,8 @@ public final class MemoryPlan {
         long perTokenWorking = savedPerBlock + tokenValues * BACKWARD_F * f * ffBytes;
         long working = !cfg.gradientCheckpointing() ? 0
                 : chunks == 1 ? perTokenWorking + weightCopies
-                : tokenValues * STAGED_D * d * FP32 + perTokenWorking / chunks + weightCopies;
+                : tokenValues * STAGED_D * d * FP32
+                        + (tokenValues * CHUNK_EXTRA_D * d * FP32 + perTokenWorking) / chunks + weightCopies;
         long stemHead = !cfg.gradientCheckpointing() ? tokenValues * STEM_HEAD_D * d * FP32
                 : bf16Compute && stemRecords ? tokenValues * STEM_KEPT_D * d * FP32 : 0;
         long attention = tokenValues * ATTENTION_D * d * FP32 + batch * model.numAttentionHeads() * s * FP32;
